@@ -1,0 +1,43 @@
+#pragma once
+// The read-only FUSE filesystem at /run/ipsec (libfuse3 low-level API). See ipsec_fs.cpp.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/dataplane_status.hpp"
+#include "core/result.hpp"
+#include "core/sadb.hpp"
+
+namespace ipsecfs::fs {
+
+struct MountOptions {
+    std::string mountpoint = "/run/ipsec";
+    bool debug = false;
+    unsigned threads = 2;  // FUSE worker threads
+};
+
+class IpsecFs {
+  public:
+    // Mounts the filesystem (the mount point must exist and not be mounted). The Sadb and the
+    // DataplaneStatus must outlive the returned object.
+    static Result<std::unique_ptr<IpsecFs>> mount(const MountOptions& options, const Sadb& sadb,
+                                                  const DataplaneStatus& status,
+                                                  std::function<int64_t()> now_ns);
+    virtual ~IpsecFs() = default;  // unmounts if still mounted
+
+    // Serves requests until exit() is called or the filesystem is unmounted from outside.
+    virtual int run() = 0;
+    // Thread- and signal-safe: makes run() return.
+    virtual void exit() = 0;
+    // Plug into Sadb::Environment::on_commit: drops kernel caches of SAs that went away.
+    virtual void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) = 0;
+};
+
+// A FUSE mount left by a killed daemon answers ENOTCONN: detach it so the mount point can be
+// reused. Returns ok when the path is usable (not a mount, or a stale one now detached) and an
+// error when a live filesystem is mounted there.
+Result<void> recover_stale_mount(const std::string& mountpoint);
+
+}  // namespace ipsecfs::fs

@@ -1,0 +1,43 @@
+#pragma once
+// The packet engine: owns the TUN device and the outer sockets and runs the workers that move
+// packets between them through the SA groups of the SADB. See engine.cpp for the pipeline.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/dataplane_status.hpp"
+#include "core/result.hpp"
+#include "core/sadb.hpp"
+
+namespace ipsecfs::netpath {
+
+struct EngineOptions {
+    std::string tun_name = "ipsec0";
+    std::string outer_dev;  // bind outer sockets to this device (empty: routing decides)
+    unsigned workers = 1;
+    uint16_t natt_port = 4500;  // local UDP port for RFC 3948 encapsulation
+};
+
+class Engine {
+  public:
+    // Creates the TUN device and sockets and starts the workers. Needs CAP_NET_ADMIN/RAW.
+    static Result<std::unique_ptr<Engine>> start(const EngineOptions& options, const Sadb& sadb,
+                                                 DataplaneStatus& status,
+                                                 std::function<int64_t()> now_ns);
+    // Builds the per-SA state (keyed cipher, replay window, sequence counter); plug into
+    // Sadb::Environment::make_runtime. Refuses SAs the engine cannot carry.
+    static Result<std::unique_ptr<SaRuntime>> make_runtime(const Sa& sa);
+
+    virtual ~Engine() = default;
+    // Called after each SADB commit (recomputes the TUN MTU from the SA overheads).
+    virtual void on_commit(const SadbSnapshot& after) = 0;
+    // Stops the workers; the device and sockets close with the object.
+    virtual void stop() = 0;
+};
+
+// Is `a` assigned to an interface of this network namespace?
+bool is_local_address(const IpAddress& a);
+
+}  // namespace ipsecfs::netpath
