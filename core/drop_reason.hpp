@@ -26,6 +26,7 @@ enum class DropReason : uint8_t {
     too_big,            // packet would exceed the outer MTU / buffer after transforms
     unsupported,        // protocol feature we do not process (e.g. IP fragments of ESP)
     not_esp,            // UDP 4500 datagram that is IKE (non-ESP marker) or keepalive
+    encap_mismatch,     // UDP-encapsulated packet for a raw SA, or raw for a NAT-T SA
     tx_error,           // the kernel refused to send the packet
     count_
 };

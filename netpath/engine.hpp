@@ -13,6 +13,9 @@
 
 namespace ipsecfs::netpath {
 
+class TunDevice;
+class OuterTransport;
+
 struct EngineOptions {
     std::string tun_name = "ipsec0";
     std::string outer_dev;  // bind outer sockets to this device (empty: routing decides)
@@ -26,6 +29,12 @@ class Engine {
     static Result<std::unique_ptr<Engine>> start(const EngineOptions& options, const Sadb& sadb,
                                                  DataplaneStatus& status,
                                                  std::function<int64_t()> now_ns);
+    // The same with given devices: tests run two engines back to back over in-memory ones.
+    static Result<std::unique_ptr<Engine>> start_with(const EngineOptions& options,
+                                                      const Sadb& sadb, DataplaneStatus& status,
+                                                      std::function<int64_t()> now_ns,
+                                                      std::unique_ptr<TunDevice> tun,
+                                                      std::unique_ptr<OuterTransport> transport);
     // Builds the per-SA state (keyed cipher, replay window, sequence counter); plug into
     // Sadb::Environment::make_runtime. Refuses SAs the engine cannot carry.
     static Result<std::unique_ptr<SaRuntime>> make_runtime(const Sa& sa);

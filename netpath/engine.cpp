@@ -1,0 +1,156 @@
+// The packet engine.
+//
+//   outbound thread:  ipsec0 (TUN) ──read batch──▶ eroute (longest prefix) ──▶ SA group, inner
+//                     to outer: tun (IPIP) → esp (seal) ──▶ counters ──▶ sendmmsg: raw IP
+//                     (protocol 50) or UDP 4500 (RFC 3948) ──▶ peer
+//   inbound thread:   peer ──recvmmsg──▶ SA by (destination, SPI, protocol) ──▶ replay
+//                     pre-check ──▶ ICV verify + decrypt ──▶ replay commit ──▶ next SA of the
+//                     group, outer to inner (tun: outer addresses, inner policy) ──▶ counters
+//                     ──▶ ipsec0 (TUN) write
+//
+// An SA is either inbound or outbound, so each SA's sequence counter or replay window has
+// exactly one owner thread and the two threads share no lock on the packet path. Counters are
+// relaxed atomics on the SA, read by the filesystem. Each thread keeps a SADB snapshot and
+// re-reads it only when the SADB's generation changes, so a deleted SA stays valid until the
+// thread's next batch and is freed after.
+
+#include "netpath/engine.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "netpath/crypto/secure_key.hpp"
+#include "netpath/ip_header.hpp"
+#include "netpath/outer_transport.hpp"
+#include "netpath/sa_state.hpp"
+#include "netpath/tun_device.hpp"
+#include "netpath/unique_fd.hpp"
+#include "netpath/worker.hpp"
+
+namespace ipsecfs::netpath {
+namespace {
+
+constexpr unsigned kDefaultOuterMtu = 1500;
+// Worst case before any SA exists: IPv6 outer header, UDP, ESP with AES-CBC and HMAC-SHA2-256.
+constexpr unsigned kDefaultOverhead = 40 + 8 + 8 + 16 + 15 + 2 + 16;
+constexpr unsigned kMinTunMtu = 576;
+
+class LinuxEngine final : public Engine {
+  public:
+    LinuxEngine(const EngineOptions& options, const Sadb& sadb, DataplaneStatus& status,
+                std::function<int64_t()> now_ns, std::unique_ptr<TunDevice> tun,
+                std::unique_ptr<OuterTransport> transport)
+        : options_(options),
+          sadb_(sadb),
+          status_(status),
+          now_ns_(std::move(now_ns)),
+          tun_(std::move(tun)),
+          transport_(std::move(transport)),
+          stop_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+
+    ~LinuxEngine() override { stop(); }
+
+    Result<void> start() {
+        if (!stop_.valid()) return fail("eventfd failed");
+        update_mtu(*sadb_.snapshot());
+        const WorkerContext ctx{sadb_, *tun_, *transport_, status_, now_ns_, stop_.get()};
+        outbound_ = std::thread([ctx] { run_outbound(ctx); });
+        inbound_ = std::thread([ctx] { run_inbound(ctx); });
+        return {};
+    }
+
+    void on_commit(const SadbSnapshot& after) override { update_mtu(after); }
+
+    void stop() override {
+        if (stop_.valid()) {
+            const uint64_t one = 1;
+            [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof(one));
+        }
+        if (outbound_.joinable()) outbound_.join();
+        if (inbound_.joinable()) inbound_.join();
+    }
+
+  private:
+    // The TUN MTU leaves room for the largest outbound group's overhead, so TCP segments fit
+    // in one outer packet and nothing is fragmented.
+    void update_mtu(const SadbSnapshot& snap) {
+        unsigned worst = 0;
+        bool any = false;
+        const auto chain_overhead = [](const std::vector<SaPtr>& members) {
+            unsigned sum = 0;
+            for (const auto& m : members) {
+                if (const SaState* st = state_of(*m)) {
+                    sum += static_cast<unsigned>(st->overhead(m->config().outer_dst().family()));
+                }
+            }
+            return sum;
+        };
+        for (const auto& g : snap.groups()) {
+            if (g->complete() && g->members.front()->config().dir == Direction::out) {
+                worst = std::max(worst, chain_overhead(g->members));
+                any = true;
+            }
+        }
+        for (const auto& [said, sa] : snap.sas()) {
+            if (sa->config().dir == Direction::out && !snap.group_of(said)) {
+                worst = std::max(worst, chain_overhead({sa}));
+                any = true;
+            }
+        }
+        if (!any) worst = kDefaultOverhead;
+        unsigned outer = options_.outer_dev.empty() ? 0 : device_mtu(options_.outer_dev);
+        if (outer == 0) outer = kDefaultOuterMtu;
+        const unsigned mtu = std::max(kMinTunMtu, outer > worst ? outer - worst : kMinTunMtu);
+        if (mtu != current_mtu_ && tun_->set_mtu(mtu)) current_mtu_ = mtu;
+        status_.set_tunnel(
+            TunnelStatus{tun_->name(), options_.outer_dev, current_mtu_, current_mtu_, outer});
+    }
+
+    EngineOptions options_;
+    const Sadb& sadb_;
+    DataplaneStatus& status_;
+    std::function<int64_t()> now_ns_;
+    std::unique_ptr<TunDevice> tun_;
+    std::unique_ptr<OuterTransport> transport_;
+    UniqueFd stop_;
+    std::thread outbound_;
+    std::thread inbound_;
+    unsigned current_mtu_ = 0;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, const Sadb& sadb,
+                                              DataplaneStatus& status,
+                                              std::function<int64_t()> now_ns) {
+    if (!crypto::init()) return fail("libsodium initialisation failed");
+    auto tun = open_linux_tun(options.tun_name);
+    if (!tun) return std::move(tun).take_error();
+    auto transport = open_linux_transport({options.outer_dev, options.natt_port}, status);
+    if (!transport) return std::move(transport).take_error();
+    return start_with(options, sadb, status, std::move(now_ns), std::move(*tun),
+                      std::move(*transport));
+}
+
+Result<std::unique_ptr<Engine>> Engine::start_with(const EngineOptions& options, const Sadb& sadb,
+                                                   DataplaneStatus& status,
+                                                   std::function<int64_t()> now_ns,
+                                                   std::unique_ptr<TunDevice> tun,
+                                                   std::unique_ptr<OuterTransport> transport) {
+    auto engine = std::make_unique<LinuxEngine>(options, sadb, status, std::move(now_ns),
+                                                std::move(tun), std::move(transport));
+    if (auto r = engine->start(); !r) return std::move(r).take_error();
+    return std::unique_ptr<Engine>(std::move(engine));
+}
+
+Result<std::unique_ptr<SaRuntime>> Engine::make_runtime(const Sa& sa) {
+    if (!crypto::init()) return fail("libsodium initialisation failed");
+    auto st = SaState::create(sa);
+    if (!st) return std::move(st).take_error();
+    return std::unique_ptr<SaRuntime>(std::move(*st));
+}
+
+}  // namespace ipsecfs::netpath

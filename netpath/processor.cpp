@@ -1,0 +1,309 @@
+#include "netpath/processor.hpp"
+
+#include <array>
+#include <cstring>
+
+#include "netpath/esp_packet.hpp"
+#include "netpath/ip_header.hpp"
+#include "netpath/sa_state.hpp"
+
+namespace ipsecfs::netpath {
+namespace {
+
+constexpr Outcome kOk{};
+
+// The members of a group a packet passes, in the order they were applied outbound.
+struct Chain {
+    std::array<const Sa*, SaGroup::kMaxSize> sa{};
+    std::size_t size = 0;
+};
+
+uint8_t wire_protocol(SaProto p) {
+    switch (p) {
+        case SaProto::esp:
+            return kProtoEsp;
+        case SaProto::ah:
+            return kProtoAh;
+        case SaProto::comp:
+            return kProtoIpcomp;
+        case SaProto::tun:
+            return kProtoIpip;
+    }
+    return 0;
+}
+
+uint32_t load32(const uint8_t* p) {
+    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
+           static_cast<uint32_t>(p[2]) << 8 | p[3];
+}
+
+// ---- outbound transforms -------------------------------------------------------------------
+
+// IPIP (RFC 2003 / RFC 2473): a new outer header from the tun SA's --src to its --dst.
+Outcome tun_out(const Sa& sa, Packet& pkt) {
+    const SaConfig& cfg = sa.config();
+    const IpAddress dst = cfg.outer_dst();
+    const std::size_t hlen = dst.is_v4() ? kIpv4HeaderBytes : kIpv6HeaderBytes;
+    if (pkt.headroom() < hlen || pkt.size() + hlen > Packet::kMaxData) {
+        return {false, DropReason::too_big};
+    }
+    const uint8_t inner = (pkt.data()[0] >> 4) == 4 ? kProtoIpip : kProtoIpv6;
+    const uint8_t tos = traffic_class(pkt.bytes());
+    const std::size_t payload = pkt.size();
+    pkt.push_front(hlen);
+    write_ip_header(pkt.data(), cfg.src, dst, inner, payload, tos);
+    return kOk;
+}
+
+// ESP (RFC 4303) inserted after the IP header at the front of pkt: the original header in
+// transport mode, the IPIP header of a tun SA in tunnel mode.
+Outcome esp_out(const Sa& sa, SaState& st, Packet& pkt) {
+    const auto ip = parse_ip(pkt.bytes());
+    if (!ip) return {false, DropReason::malformed};
+    crypto::EspCipher* cipher = st.cipher();
+    OutboundSequence* seqs = st.sequence();
+    if (!cipher || !seqs) return {false, DropReason::no_sa};
+    const std::size_t grow = kEspHeaderBytes + cipher->iv_bytes();
+    if (pkt.headroom() < grow) return {false, DropReason::too_big};
+    const auto seq = seqs->next();
+    // RFC 4303 §3.3.3: the counter never cycles; the SA stops sending until it is rekeyed.
+    if (!seq) return {false, DropReason::seq_exhausted};
+
+    const std::size_t hlen = ip->header_len;
+    const uint8_t next_header = ip->protocol;
+    pkt.push_front(grow);
+    std::memmove(pkt.data(), pkt.data() + grow, hlen);
+    uint8_t* esp = pkt.data() + hlen;
+    const std::size_t payload_len = pkt.size() - hlen - grow;
+    const std::size_t room = Packet::kCapacity - pkt.offset() - hlen;
+    const std::size_t n = esp_seal(*cipher, sa.said().spi, *seq, sa.config().esn, next_header,
+                                   {esp + grow, payload_len}, {esp, room});
+    sa.counters().seq.set(*seq);
+    if (n == 0 || hlen + n > Packet::kMaxData) return {false, DropReason::too_big};
+    pkt.set_size(hlen + n);
+    set_protocol_and_length(pkt.bytes(), ip->family, kProtoEsp, pkt.size());
+    return kOk;
+}
+
+// ---- inbound transforms --------------------------------------------------------------------
+
+Outcome esp_in(const Sa& sa, SaState& st, Packet& pkt, const IpView& ip) {
+    crypto::EspCipher* cipher = st.cipher();
+    ReplayWindow* window = st.replay();
+    if (!cipher || !window) return {false, DropReason::no_sa};
+    const std::size_t hlen = ip.header_len;
+    std::span<uint8_t> esp = pkt.bytes().subspan(hlen);
+    const auto header = parse_esp_header(esp);
+    if (!header) return {false, DropReason::malformed};
+
+    // RFC 4303 §3.4.3: the cheap window check comes before the ICV, the window update after.
+    const auto check = window->check(header->seq_lo);
+    if (check.verdict != ReplayWindow::Verdict::ok) {
+        return {false, check.verdict == ReplayWindow::Verdict::replay ? DropReason::replay
+                                                                      : DropReason::out_of_window};
+    }
+    const EspOpened opened = esp_open(*cipher, esp, check.seq, sa.config().esn);
+    if (opened.status != EspOpenStatus::ok) return {false, drop_reason_of(opened.status)};
+    if (window->commit(check.seq) != ReplayWindow::Verdict::ok) return {false, DropReason::replay};
+    SaCounters& k = sa.counters();
+    k.seq.set(window->highest());
+    k.bitmap.set(window->bitmap64());
+    k.max_seq_diff.set(window->max_seq_diff());
+
+    // Close the gap: the IP header moves up to sit right before the decrypted payload.
+    uint8_t* new_start = opened.payload.data() - hlen;
+    std::memmove(new_start, pkt.data(), hlen);
+    pkt.set_view(static_cast<std::size_t>(new_start - pkt.base()), hlen + opened.payload.size());
+    set_protocol_and_length(pkt.bytes(), ip.family, opened.next_header, pkt.size());
+    return kOk;
+}
+
+Outcome tun_in(const Sa& sa, const SadbSnapshot& snap, Packet& pkt, const IpView& outer) {
+    const SaConfig& cfg = sa.config();
+    if (outer.dst != sa.said().dst || (!cfg.src.is_unspecified() && outer.src != cfg.src)) {
+        return {false, DropReason::tunnel_mismatch};
+    }
+    pkt.pull_front(outer.header_len);
+    const auto inner = parse_ip(pkt.bytes());
+    if (!inner) return {false, DropReason::malformed};
+    if ((outer.protocol == kProtoIpip) != inner->src.is_v4()) return {false, DropReason::malformed};
+    pkt.set_size(inner->total_len);
+    if (const InboundPolicy* policy = snap.policy_of(sa.said())) {
+        if (!policy->src.contains(inner->src) || !policy->dst.contains(inner->dst)) {
+            return {false, DropReason::policy_mismatch};
+        }
+    }
+    return kOk;
+}
+
+void count_use(const Chain& chain, std::size_t clear_len, int64_t now_ns) {
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        SaCounters& k = chain.sa[i]->counters();
+        k.bytes.add(clear_len);
+        k.packets.add(1);
+        k.mark_used(now_ns);
+    }
+}
+
+}  // namespace
+
+Outcome Processor::drop(DropReason r, const Sa* sa) {
+    status_.count_drop(r);
+    if (sa) sa->counters().count_drop(r);
+    return {false, r};
+}
+
+// Outbound: clear packet → eroute (longest prefix on src, dst) → the SA group from the named
+// SA outward → each transform in turn → counters on every SA of the group.
+Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns) {
+    const auto ip = parse_ip(pkt.bytes());
+    if (!ip) return drop(DropReason::malformed);
+    pkt.set_size(ip->total_len);
+    const Eroute* route = snap.route(ip->src, ip->dst);
+    if (!route) return drop(DropReason::no_eroute);
+    route->packets->add();
+
+    const Sa* head = snap.find(route->said);
+    if (!head) return drop(DropReason::no_sa);
+    Chain chain;
+    if (const SaGroup* group = snap.group_of(route->said)) {
+        if (!group->complete()) return drop(DropReason::group_incomplete, head);
+        std::size_t i = 0;
+        while (group->saids[i] != route->said)
+            ++i;
+        for (; i < group->members.size(); ++i)
+            chain.sa[chain.size++] = group->members[i].get();
+    } else {
+        chain.sa[chain.size++] = head;
+    }
+
+    const std::size_t clear_len = pkt.size();
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        const Sa& sa = *chain.sa[i];
+        SaState* st = state_of(sa);
+        if (!st) return drop(DropReason::no_sa, &sa);
+        Outcome r;
+        switch (sa.said().proto) {
+            case SaProto::tun:
+                r = tun_out(sa, pkt);
+                break;
+            case SaProto::esp:
+                r = esp_out(sa, *st, pkt);
+                break;
+            case SaProto::ah:
+            case SaProto::comp:
+                r = {false, DropReason::unsupported};
+                break;
+        }
+        if (!r.ok) return drop(r.reason, &sa);
+    }
+
+    const Sa& outer_sa = *chain.sa[chain.size - 1];
+    const auto outer = parse_ip(pkt.bytes());
+    if (!outer) return drop(DropReason::malformed, &outer_sa);
+    pkt.outer.src = outer->src;
+    pkt.outer.dst = outer->dst;
+    if (outer_sa.config().natt == NatEncap::nonesp && outer_sa.said().proto == SaProto::esp) {
+        // RFC 3948 §2.1: the ESP header follows the UDP header; the outer IP header is the
+        // kernel's to build.
+        pkt.outer.kind = OuterKind::udp;
+        pkt.outer.sport = outer_sa.config().natt_sport;
+        pkt.outer.dport = outer_sa.config().natt_dport;
+        pkt.pull_front(outer->header_len);
+    } else {
+        pkt.outer.kind = OuterKind::raw;
+    }
+    pkt.clear_len = clear_len;
+    count_use(chain, clear_len, now_ns);
+    status_.packets_out.add();
+    status_.esp_out.add();
+    return kOk;
+}
+
+// Inbound: outer header → SA by (destination, SPI, protocol) → it must be its group's
+// outermost SA → each transform unwound inward, checking the next header names the next SA →
+// counters on every SA of the group.
+Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns) {
+    bool fragment = false;
+    auto ip = parse_ip(pkt.bytes(), &fragment);
+    if (!ip) return drop(fragment ? DropReason::unsupported : DropReason::malformed);
+    pkt.set_size(ip->total_len);
+    status_.esp_in.add();
+
+    const auto said_of = [&](const IpView& v) -> std::optional<Said> {
+        const std::span<const uint8_t> body = pkt.bytes().subspan(v.header_len);
+        switch (v.protocol) {
+            case kProtoEsp:
+                if (body.size() < 4) return std::nullopt;
+                return Said{SaProto::esp, load32(body.data()), v.dst};
+            case kProtoAh:
+                if (body.size() < 8) return std::nullopt;
+                return Said{SaProto::ah, load32(body.data() + 4), v.dst};
+            case kProtoIpcomp:
+                if (body.size() < 4) return std::nullopt;
+                return Said{SaProto::comp, static_cast<uint32_t>(body[2] << 8 | body[3]), v.dst};
+            default:
+                return std::nullopt;
+        }
+    };
+    const auto said = said_of(*ip);
+    if (!said) return drop(DropReason::malformed);
+    const Sa* sa = snap.find(*said);
+    if (!sa || sa->config().dir != Direction::in) return drop(DropReason::no_sa);
+
+    Chain chain;  // outer to inner here
+    if (const SaGroup* group = snap.group_of(*said)) {
+        if (!group->complete()) return drop(DropReason::group_incomplete, sa);
+        // A packet must arrive wrapped in the group's outermost SA; anything less is refused.
+        if (group->saids.back() != *said) return drop(DropReason::group_incomplete, sa);
+        for (std::size_t i = group->members.size(); i-- > 0;) {
+            chain.sa[chain.size++] = group->members[i].get();
+        }
+    } else {
+        chain.sa[chain.size++] = sa;
+    }
+    const bool udp = pkt.outer.kind == OuterKind::udp;
+    if (udp != (sa->config().natt == NatEncap::nonesp)) return drop(DropReason::encap_mismatch, sa);
+
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        const Sa& m = *chain.sa[i];
+        SaState* st = state_of(m);
+        if (!st) return drop(DropReason::no_sa, &m);
+        if (i > 0) {
+            ip = parse_ip(pkt.bytes());
+            if (!ip) return drop(DropReason::malformed, &m);
+            // The next header must be this SA's: a packet that skips a layer of its group is
+            // less protected than the group requires.
+            const bool tunnel = ip->protocol == kProtoIpip || ip->protocol == kProtoIpv6;
+            if (m.said().proto == SaProto::tun ? !tunnel
+                                               : ip->protocol != wire_protocol(m.said().proto)) {
+                return drop(DropReason::group_incomplete, &m);
+            }
+            if (m.said().proto != SaProto::tun) {
+                const auto inner = said_of(*ip);
+                if (!inner || *inner != m.said()) return drop(DropReason::group_incomplete, &m);
+            }
+        }
+        Outcome r;
+        switch (m.said().proto) {
+            case SaProto::esp:
+                r = esp_in(m, *st, pkt, *ip);
+                break;
+            case SaProto::tun:
+                r = tun_in(m, snap, pkt, *ip);
+                break;
+            case SaProto::ah:
+            case SaProto::comp:
+                r = {false, DropReason::unsupported};
+                break;
+        }
+        if (!r.ok) return drop(r.reason, &m);
+    }
+    if (!parse_ip(pkt.bytes())) return drop(DropReason::malformed, chain.sa[chain.size - 1]);
+    pkt.clear_len = pkt.size();
+    count_use(chain, pkt.size(), now_ns);
+    status_.packets_in.add();
+    return kOk;
+}
+
+}  // namespace ipsecfs::netpath

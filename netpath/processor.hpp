@@ -1,0 +1,37 @@
+#pragma once
+// The transforms applied to one packet: outbound through the SA group an eroute names,
+// inbound through the group of the SA the outer header names. Pure packet logic over a SADB
+// snapshot: no I/O, so two processors can be tested back to back in memory.
+
+#include <cstdint>
+
+#include "core/dataplane_status.hpp"
+#include "core/drop_reason.hpp"
+#include "core/sadb.hpp"
+#include "netpath/packet.hpp"
+
+namespace ipsecfs::netpath {
+
+struct Outcome {
+    bool ok = true;
+    DropReason reason = DropReason::malformed;
+};
+
+class Processor {
+  public:
+    explicit Processor(DataplaneStatus& status) : status_(status) {}
+
+    // pkt holds a clear IP packet read from the TUN device. On success it holds the protected
+    // packet and pkt.outer says where it goes: raw (a full IP packet) or UDP (the ESP bytes).
+    Outcome outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns);
+    // pkt holds a full IP packet from the network (pkt.outer says how it came). On success it
+    // holds the clear IP packet for the TUN device.
+    Outcome inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns);
+
+  private:
+    Outcome drop(DropReason r, const Sa* sa = nullptr);
+
+    DataplaneStatus& status_;
+};
+
+}  // namespace ipsecfs::netpath
