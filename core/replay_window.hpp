@@ -22,7 +22,9 @@ class ReplayWindow {
     };
     struct Check {
         Verdict verdict;
-        uint64_t seq;  // full number inferred from the wire bits; 0 when none can match
+        // Full number inferred from the wire bits (with ESN its high half goes into the ICV,
+        // RFC 4303 §2.2.1); 0 when no valid number matches.
+        uint64_t seq;
         friend bool operator==(const Check&, const Check&) = default;
     };
 

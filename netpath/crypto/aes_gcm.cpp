@@ -1,0 +1,93 @@
+#include "netpath/crypto/aes_gcm.hpp"
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <string>
+
+namespace ipsecfs::crypto {
+namespace {
+
+const char* gcm_name(std::size_t key_bytes) {
+    switch (key_bytes) {
+        case 16:
+            return "AES-128-GCM";
+        case 24:
+            return "AES-192-GCM";
+        case 32:
+            return "AES-256-GCM";
+        default:
+            return nullptr;
+    }
+}
+
+bool fits_int(std::size_t n) {
+    return n <= static_cast<std::size_t>(INT_MAX);
+}
+
+}  // namespace
+
+Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
+    const char* name = gcm_name(key.size());
+    if (name == nullptr) {
+        return fail("AES-GCM needs a 16-, 24- or 32-byte key, got " + std::to_string(key.size()));
+    }
+    EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
+    if (!cipher) return fail(std::string("OpenSSL has no ") + name);
+    EvpCipherCtxPtr enc(EVP_CIPHER_CTX_new());
+    EvpCipherCtxPtr dec(EVP_CIPHER_CTX_new());
+    if (!enc || !dec) return fail("cannot allocate an AES-GCM context");
+    if (EVP_EncryptInit_ex2(enc.get(), cipher.get(), key.data(), nullptr, nullptr) != 1 ||
+        EVP_DecryptInit_ex2(dec.get(), cipher.get(), key.data(), nullptr, nullptr) != 1) {
+        return fail(std::string("OpenSSL cannot key ") + name);
+    }
+    return AesGcm(std::move(enc), std::move(dec));
+}
+
+bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
+                  std::span<uint8_t> data, std::span<uint8_t, kTagBytes> tag) noexcept {
+    if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
+    EVP_CIPHER_CTX* ctx = enc_.get();
+    int len = 0;
+    if (EVP_EncryptInit_ex2(ctx, nullptr, nullptr, nonce.data(), nullptr) != 1) return false;
+    if (!aad.empty() &&
+        EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
+        return false;
+    }
+    if (!data.empty() && EVP_EncryptUpdate(ctx, data.data(), &len, data.data(),
+                                           static_cast<int>(data.size())) != 1) {
+        return false;
+    }
+    std::array<uint8_t, 16> none{};
+    if (EVP_EncryptFinal_ex(ctx, none.data(), &len) != 1 || len != 0) return false;
+    return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagBytes),
+                               tag.data()) == 1;
+}
+
+bool AesGcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
+                  std::span<uint8_t> data, std::span<const uint8_t, kTagBytes> tag) noexcept {
+    if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
+    EVP_CIPHER_CTX* ctx = dec_.get();
+    std::array<uint8_t, kTagBytes> expected{};
+    std::copy(tag.begin(), tag.end(), expected.begin());
+    int len = 0;
+    bool ok = EVP_DecryptInit_ex2(ctx, nullptr, nullptr, nonce.data(), nullptr) == 1 &&
+              EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagBytes),
+                                  expected.data()) == 1;
+    if (ok && !aad.empty()) {
+        ok = EVP_DecryptUpdate(ctx, nullptr, &len, aad.data(), static_cast<int>(aad.size())) == 1;
+    }
+    if (ok && !data.empty()) {
+        ok = EVP_DecryptUpdate(ctx, data.data(), &len, data.data(),
+                               static_cast<int>(data.size())) == 1;
+    }
+    std::array<uint8_t, 16> none{};
+    // OpenSSL compares the tag in constant time (CRYPTO_memcmp) here.
+    ok = ok && EVP_DecryptFinal_ex(ctx, none.data(), &len) == 1 && len == 0;
+    if (!ok && !data.empty()) OPENSSL_cleanse(data.data(), data.size());
+    return ok;
+}
+
+}  // namespace ipsecfs::crypto
