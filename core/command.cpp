@@ -151,12 +151,21 @@ Result<po::variables_map> run_parser(std::span<const std::string> args,
     po::variables_map vm;
     try {
         std::vector<std::string> rest(args.begin() + 1, args.end());
-        po::store(
+        const po::parsed_options parsed =
             po::command_line_parser(rest)
                 .options(d)
                 .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
-                .run(),
-            vm);
+                .run();
+        // Without a positional description Boost keeps stray words aside and store() drops them
+        // silently; a stray word is a typo (a key split by a space, a missing option name).
+        for (const auto& o : parsed.options) {
+            if (o.position_key >= 0 || o.string_key.empty()) {
+                return fail("unexpected argument '" +
+                            (o.original_tokens.empty() ? std::string() : o.original_tokens[0]) +
+                            "' (see ipsec " + std::string(cmd) + " --help)");
+            }
+        }
+        po::store(parsed, vm);
         po::notify(vm);
     } catch (const po::error& e) {
         return fail(std::string(e.what()) + " (see ipsec " + std::string(cmd) + " --help)");
@@ -197,7 +206,9 @@ Result<Said> said_from(const po::variables_map& vm, std::string_view cmd) {
 }
 
 Result<Command> parse_spi_command(std::span<const std::string> args) {
-    const auto d = spi_options();
+    // Built once: constructing the table costs more than parsing a line (batches of 100k SAs).
+    // Parsing only reads it, so threads may share it.
+    static const po::options_description d = spi_options();
     auto parsed = run_parser(args, d, "spi");
     if (!parsed) return std::move(parsed).take_error();
     const po::variables_map& vm = *parsed;
@@ -365,7 +376,7 @@ Result<Command> parse_spi_command(std::span<const std::string> args) {
 }
 
 Result<Command> parse_eroute(std::span<const std::string> args) {
-    const auto d = eroute_options();
+    static const po::options_description d = eroute_options();
     auto parsed = run_parser(args, d, "eroute");
     if (!parsed) return std::move(parsed).take_error();
     const po::variables_map& vm = *parsed;
@@ -493,7 +504,8 @@ Result<std::vector<std::string>> split_command_line(std::string_view line) {
             }
             continue;
         }
-        if (ch == '#') break;
+        // As in sh, '#' starts a comment only at the start of a word (a 0t key may hold one).
+        if (ch == '#' && !in_word) break;
         if (ch == '\'' || ch == '"') {
             quote = ch;
             in_word = true;

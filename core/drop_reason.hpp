@@ -34,11 +34,12 @@ enum class DropReason : uint8_t {
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count_);
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
-    "malformed",       "no_eroute",     "no_sa",        "group_incomplete",  "replay",
-    "out_of_window",   "auth_failed",   "bad_size",     "bad_padding",       "policy_mismatch",
-    "tunnel_mismatch", "seq_exhausted", "life_expired", "decompress_failed", "too_big",
-    "unsupported",     "not_esp",       "tx_error",
+    "malformed",       "no_eroute",     "no_sa",          "group_incomplete",  "replay",
+    "out_of_window",   "auth_failed",   "bad_size",       "bad_padding",       "policy_mismatch",
+    "tunnel_mismatch", "seq_exhausted", "life_expired",   "decompress_failed", "too_big",
+    "unsupported",     "not_esp",       "encap_mismatch", "tx_error",
 };
+static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");
 
 constexpr std::string_view drop_reason_name(DropReason r) {
     return kDropReasonNames[static_cast<std::size_t>(r)];

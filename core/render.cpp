@@ -34,6 +34,26 @@ bool has_replay_group(const Sa& sa) {
     return p == SaProto::esp || p == SaProto::ah;
 }
 
+// ratio= appears on IPCOMP SAs that have compressed something.
+bool has_ratio(const Sa& sa) {
+    const SaCounters& k = sa.counters();
+    return sa.said().proto == SaProto::comp &&
+           (k.comp_uncompressed.get() != 0 || k.comp_compressed.get() != 0);
+}
+
+void append_ratio(std::string& out, const Sa& sa) {
+    append_u64(out, sa.counters().comp_uncompressed.get());
+    out += ':';
+    append_u64(out, sa.counters().comp_compressed.get());
+}
+
+// The value of flags= (KLIPS prints the names of the set flags between the angle brackets;
+// INFLOW has none in the seed's format).
+void append_flags(std::string& out, uint32_t flags) {
+    append_hex(out, flags);
+    out += "<>";
+}
+
 // The three numbers of one life(c,s,h) item.
 struct LifeValues {
     uint64_t c, s, h;
@@ -138,8 +158,7 @@ void append_spi_line(std::string& out, const Sa& sa, const SadbSnapshot& snap, i
     }
     if (uint32_t f = sa_flags(sa, snap)) {
         out += " flags=";
-        append_hex(out, f);
-        out += "<>";
+        append_flags(out, f);
     }
     if (unsigned v = alen_bits(t)) append_field(out, "alen", v);
     if (unsigned v = aklen_bits(t)) append_field(out, "aklen", v);
@@ -168,12 +187,9 @@ void append_spi_line(std::string& out, const Sa& sa, const SadbSnapshot& snap, i
     bool used = false;
     const uint64_t idle = idle_seconds(sa, now_ns, used);
     if (used) append_field(out, "idle", idle);
-    if (sa.said().proto == SaProto::comp &&
-        (k.comp_uncompressed.get() != 0 || k.comp_compressed.get() != 0)) {
+    if (has_ratio(sa)) {
         out += " ratio=";
-        append_u64(out, k.comp_uncompressed.get());
-        out += ':';
-        append_u64(out, k.comp_compressed.get());
+        append_ratio(out, sa);
     }
     if (cfg.natt != NatEncap::none) {
         out += " natencap=";
@@ -283,6 +299,8 @@ std::string render_sa_field(const Sa& sa, const SadbSnapshot& snap, SaField fiel
         }
         return std::string("0\n");
     };
+    // The replay group exists on AH/ESP SAs only; elsewhere its files read 0 like the line.
+    const bool replay = has_replay_group(sa);
     const auto life = [&](LifeKind kind) {
         append_triple(out, life_values(sa, snap, kind, now_ns));
         out += '\n';
@@ -302,21 +320,30 @@ std::string render_sa_field(const Sa& sa, const SadbSnapshot& snap, SaField fiel
             return (p ? policy_text(*p) : std::string()) + "\n";
         }
         case SaField::iv_bits:
-            return number(cfg.iv.size() * 8);
+            // The line prints `iv_bits=64bits`.
+            if (cfg.iv.empty()) return "0\n";
+            append_u64(out, cfg.iv.size() * 8);
+            out += "bits\n";
+            return out;
         case SaField::iv:
             return (cfg.iv.empty() ? std::string() : iv_hex(cfg.iv)) + "\n";
         case SaField::ooowin:
-            return number(cfg.replay_window);
+            return number(replay ? cfg.replay_window : 0);
         case SaField::ooo_errs:
-            return number(k.ooo_errs.get());
+            return number(replay ? k.ooo_errs.get() : 0);
         case SaField::seq:
-            return number(k.seq.get());
+            return number(replay ? k.seq.get() : 0);
         case SaField::bit:
-            return hex_or_zero(k.bitmap.get());
+            return hex_or_zero(replay ? k.bitmap.get() : 0);
         case SaField::max_seq_diff:
-            return number(k.max_seq_diff.get());
+            return number(replay ? k.max_seq_diff.get() : 0);
         case SaField::flags:
-            return hex_or_zero(sa_flags(sa, snap));
+            if (uint32_t f = sa_flags(sa, snap)) {
+                append_flags(out, f);
+                out += '\n';
+                return out;
+            }
+            return "0\n";
         case SaField::alen:
             return number(alen_bits(t));
         case SaField::aklen:
@@ -334,9 +361,8 @@ std::string render_sa_field(const Sa& sa, const SadbSnapshot& snap, SaField fiel
             return number(idle_seconds(sa, now_ns, used));
         }
         case SaField::ratio:
-            append_u64(out, k.comp_uncompressed.get());
-            out += ':';
-            append_u64(out, k.comp_compressed.get());
+            if (!has_ratio(sa)) return "0\n";
+            append_ratio(out, sa);
             out += '\n';
             return out;
         case SaField::natencap:

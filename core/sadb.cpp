@@ -133,6 +133,8 @@ void Sadb::Transaction::commit() {
 }
 
 Result<void> Sadb::Transaction::apply(const Command& command) {
+    // After commit pending_ is the published snapshot: readers share it, so it must not change.
+    if (committed_) return fail("transaction already committed");
     return std::visit(
         [this](const auto& c) -> Result<void> {
             using T = std::decay_t<decltype(c)>;
@@ -228,7 +230,13 @@ Result<void> Sadb::Transaction::add_sa(const SpiAdd& c) {
     ++db_.next_sa_id_;
     pending_->by_said_[said] = sa;
     pending_->ordered_[said] = std::move(sa);
-    if (c.policy) pending_->policies_[said] = *c.policy;
+    // A replaced SA is a new SA: it keeps no inbound policy of the one it replaces (which may
+    // have been set by eroute --addin) unless it is given one.
+    if (c.policy) {
+        pending_->policies_[said] = *c.policy;
+    } else {
+        pending_->policies_.erase(said);
+    }
     pending_->derived_dirty_ = true;
     return {};
 }
