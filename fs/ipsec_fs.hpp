@@ -1,9 +1,12 @@
 #pragma once
 // The read-only FUSE filesystem at /run/ipsec (libfuse3 low-level API). See ipsec_fs.cpp.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/dataplane_status.hpp"
@@ -16,6 +19,9 @@ struct MountOptions {
     std::string mountpoint = "/run/ipsec";
     bool debug = false;
     unsigned threads = 2;  // FUSE worker threads
+    // Files are root's, mode 0400 (directories 0500), as KLIPS's /proc files were. With a read
+    // group they are 0440/0550 and belong to that group, so its members may read them.
+    std::optional<gid_t> read_group;
 };
 
 class IpsecFs {
@@ -31,7 +37,9 @@ class IpsecFs {
     virtual int run() = 0;
     // Thread- and signal-safe: makes run() return.
     virtual void exit() = 0;
-    // Plug into Sadb::Environment::on_commit: drops kernel caches of SAs that went away.
+    // Plug into Sadb::Environment::on_commit: drops kernel caches of SAs that went away. (Today
+    // there are none to drop: names under spi/ are never cached. The hook keeps the daemon's
+    // wiring independent of that policy.)
     virtual void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) = 0;
 };
 

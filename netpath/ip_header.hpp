@@ -17,6 +17,7 @@ inline constexpr uint8_t kProtoIpv6 = 41;
 inline constexpr uint8_t kProtoEsp = 50;
 inline constexpr uint8_t kProtoAh = 51;
 inline constexpr uint8_t kProtoIpcomp = 108;
+inline constexpr uint8_t kNextHeaderNone = 59;  // IPv6 "no next header", ESP dummy packets
 
 inline constexpr std::size_t kIpv4HeaderBytes = 20;
 inline constexpr std::size_t kIpv6HeaderBytes = 40;

@@ -1,0 +1,105 @@
+#include "mountd/lib/daemon_options.hpp"
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace ipsecfs::mountd {
+namespace po = boost::program_options;
+namespace {
+
+// The options a config file may set too: all but --config, --help and --version.
+po::options_description settings(DaemonOptions& o) {
+    po::options_description d("Options (each also settable in the --config file as name = value)");
+    d.add_options()  //
+        ("mount", po::value(&o.mount)->default_value(o.mount)->value_name("DIR"),
+         "mount point of the filesystem")  //
+        ("control", po::value(&o.control)->default_value(o.control)->value_name("SOCKET"),
+         "control socket path")  //
+        ("tun", po::value(&o.tun)->default_value(o.tun)->value_name("NAME"),
+         "TUN device of the packet engine; `none` runs without one")  //
+        ("outer-dev", po::value(&o.outer_dev)->value_name("DEV"),
+         "bind the outer (ESP/AH/IPCOMP) sockets to this device")                                 //
+        ("state", po::value(&o.state)->default_value(o.state)->value_name("FILE"), "state file")  //
+        ("read-group", po::value(&o.read_group)->value_name("GROUP"),
+         "group that may read the mount besides root")                                  //
+        ("foreground", po::bool_switch(&o.foreground), "do not detach; log to stderr")  //
+        ("workers", po::value(&o.workers)->default_value(o.workers)->value_name("N"),
+         "packet worker threads")  //
+        ("replay-window",
+         po::value(&o.replay_window)->default_value(o.replay_window)->value_name("N"),
+         "default replay window of inbound AH/ESP SAs, 1..4096");
+    return d;
+}
+
+Result<void> check(const DaemonOptions& o) {
+    if (o.workers < 1 || o.workers > 256) return fail("--workers must be 1..256");
+    if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)
+        return fail("--replay-window must be 1.." + std::to_string(kMaxReplayWindow));
+    if (o.mount.empty()) return fail("--mount must name a directory");
+    if (o.control.empty()) return fail("--control must name a socket path");
+    if (o.tun.empty()) return fail("--tun must name a device or be `none`");
+    return {};
+}
+
+}  // namespace
+
+Result<DaemonCommandLine> parse_daemon_options(int argc, const char* const* argv) {
+    DaemonCommandLine result;
+    auto file_options = settings(result.options);
+    po::options_description only_cli("Command line only");
+    only_cli.add_options()                                                                  //
+        ("config", po::value<std::string>()->value_name("FILE"), "read options from FILE")  //
+        ("help,h", "show this help and exit")                                               //
+        ("version", "show the version and exit");
+    po::options_description all;
+    all.add(only_cli).add(file_options);
+
+    const po::positional_options_description no_operands;
+    try {
+        po::variables_map vm;
+        po::store(
+            po::command_line_parser(argc, argv)
+                .options(all)
+                .positional(no_operands)
+                .style(po::command_line_style::unix_style ^ po::command_line_style::allow_guessing)
+                .run(),
+            vm);
+        if (vm.count("help")) {
+            std::ostringstream text;
+            text << "usage: ipsec-mountd [options]\n"
+                    "Serves the SA database as a read-only filesystem and carries IPsec traffic.\n"
+                 << all;
+            result.action = DaemonCommandLine::Action::help;
+            result.help = text.str();
+            return result;
+        }
+        if (vm.count("version")) {
+            result.action = DaemonCommandLine::Action::version;
+            return result;
+        }
+        if (vm.count("config")) {
+            const std::string path = vm["config"].as<std::string>();
+            std::ifstream in(path);
+            if (!in) return fail("cannot read config file " + path);
+            try {
+                po::store(po::parse_config_file(in, file_options), vm);
+            } catch (const po::error& e) {
+                return fail("config file " + path + ": " + e.what());
+            }
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return fail(std::string(e.what()) + " (see ipsec-mountd --help)");
+    }
+    if (auto r = check(result.options); !r) return std::move(r).take_error();
+    // The daemon leaves its working directory once started; later uses of a path must not
+    // depend on it.
+    for (std::string* path :
+         {&result.options.mount, &result.options.control, &result.options.state})
+        *path = std::filesystem::absolute(*path).string();
+    return result;
+}
+
+}  // namespace ipsecfs::mountd

@@ -1,0 +1,93 @@
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "mountd/lib/daemon_options.hpp"
+
+using namespace ipsecfs::mountd;
+
+namespace {
+
+ipsecfs::Result<DaemonCommandLine> parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "ipsec-mountd");
+    return parse_daemon_options(static_cast<int>(args.size()), args.data());
+}
+
+struct TempFile {
+    std::string path;
+    explicit TempFile(const std::string& text) {
+        char name[] = "/tmp/ipsecfs-options-XXXXXX";
+        const int fd = ::mkstemp(name);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+        path = name;
+        std::ofstream(path) << text;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("daemon options have the documented defaults", "[control]") {
+    auto r = parse({});
+    REQUIRE(r.ok());
+    const DaemonOptions& o = r->options;
+    CHECK(r->action == DaemonCommandLine::Action::run);
+    CHECK(o.mount == "/run/ipsec");
+    CHECK(o.control == "/run/ipsec-mountd.sock");
+    CHECK(o.tun == "ipsec0");
+    CHECK(o.packet_engine());
+    CHECK(o.state == "/var/lib/ipsecfs/state");
+    CHECK_FALSE(o.foreground);
+    CHECK(o.replay_window == 32);
+}
+
+TEST_CASE("daemon options come from the command line and the config file", "[control]") {
+    TempFile config(
+        "# lab daemon\n"
+        "mount = /srv/ipsec\n"
+        "tun = none\n"
+        "replay-window = 128\n"
+        "foreground = true\n"
+        "control = /tmp/lab.sock\n");
+    auto r =
+        parse({"--config", config.path.c_str(), "--control", "/tmp/cli.sock", "--workers", "3"});
+    REQUIRE(r.ok());
+    const DaemonOptions& o = r->options;
+    CHECK(o.mount == "/srv/ipsec");
+    CHECK_FALSE(o.packet_engine());
+    CHECK(o.replay_window == 128);
+    CHECK(o.foreground);
+    CHECK(o.control == "/tmp/cli.sock");  // the command line wins
+    CHECK(o.workers == 3);
+}
+
+TEST_CASE("bad daemon options are one line", "[control]") {
+    for (auto args :
+         std::vector<std::vector<const char*>>{{"--replay-window", "0"},
+                                               {"--replay-window", "4097"},
+                                               {"--workers", "0"},
+                                               {"--frobnicate"},
+                                               {"--mount"},
+                                               {"extra"},
+                                               {"--config", "/nonexistent/ipsecfs.conf"}}) {
+        auto r = parse(args);
+        REQUIRE_FALSE(r.ok());
+        CHECK_FALSE(r.error().empty());
+        CHECK(r.error().find('\n') == std::string::npos);
+    }
+    TempFile bad("no-such-option = 1\n");
+    auto r = parse({"--config", bad.path.c_str()});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find(bad.path) != std::string::npos);
+}
+
+TEST_CASE("--help and --version", "[control]") {
+    auto help = parse({"--help"});
+    REQUIRE(help.ok());
+    CHECK(help->action == DaemonCommandLine::Action::help);
+    CHECK(help->help.find("--replay-window") != std::string::npos);
+    CHECK(parse({"--version"})->action == DaemonCommandLine::Action::version);
+}
