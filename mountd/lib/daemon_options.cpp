@@ -34,7 +34,11 @@ po::options_description settings(DaemonOptions& o) {
 }
 
 Result<void> check(const DaemonOptions& o) {
-    if (o.workers < 1 || o.workers > 256) return fail("--workers must be 1..256");
+    if (o.workers != 1) {
+        return fail(
+            "--workers: only 1 is supported so far (the engine runs one outbound and one "
+            "inbound worker thread)");
+    }
     if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)
         return fail("--replay-window must be 1.." + std::to_string(kMaxReplayWindow));
     if (o.mount.empty()) return fail("--mount must name a directory");

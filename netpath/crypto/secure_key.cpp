@@ -17,7 +17,7 @@ namespace {
 // zeroed and reused. Allocation happens on the control plane, frees wherever the last
 // reference to an SA goes, so one mutex is enough.
 class KeyArena {
-public:
+  public:
     static constexpr std::size_t kSmallSlot = 64;
     static constexpr std::size_t kLargeSlot = 512;
     static constexpr std::size_t kRegionBytes = 256 * 1024;
@@ -54,7 +54,7 @@ public:
         slab.free.push_back(p);
     }
 
-private:
+  private:
     struct Slab {
         std::size_t slot;
         std::vector<uint8_t*> free;
