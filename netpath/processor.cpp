@@ -2,9 +2,12 @@
 
 #include <array>
 #include <cstring>
+#include <optional>
 
+#include "netpath/ah_packet.hpp"
 #include "netpath/esp_packet.hpp"
 #include "netpath/ip_header.hpp"
+#include "netpath/ipcomp.hpp"
 #include "netpath/sa_state.hpp"
 
 namespace ipsecfs::netpath {
@@ -85,6 +88,50 @@ Outcome esp_out(const Sa& sa, SaState& st, Packet& pkt) {
     return kOk;
 }
 
+DropReason ah_drop_reason(AhStatus s) {
+    switch (s) {
+        case AhStatus::unsupported:
+            return DropReason::unsupported;
+        case AhStatus::too_big:
+            return DropReason::too_big;
+        case AhStatus::auth_failed:
+        case AhStatus::crypto_failed:  // an HMAC that cannot be computed authenticates nothing
+            return DropReason::auth_failed;
+        case AhStatus::ok:
+        case AhStatus::malformed:
+            break;
+    }
+    return DropReason::malformed;
+}
+
+// AH (RFC 4302) inserted after the IP header at the front of pkt, like ESP.
+Outcome ah_out(const Sa& sa, SaState& st, Packet& pkt) {
+    crypto::Hmac* mac = st.ah_mac();
+    OutboundSequence* seqs = st.sequence();
+    if (!mac || !seqs) return {false, DropReason::no_sa};
+    const auto seq = seqs->next();
+    // RFC 4302 §3.3.2: as for ESP, the counter never cycles.
+    if (!seq) return {false, DropReason::seq_exhausted};
+    const AhStatus r = ah_seal(*mac, pkt, sa.said().spi, *seq, sa.config().esn);
+    sa.counters().seq.set(*seq);
+    if (r != AhStatus::ok) return {false, ah_drop_reason(r)};
+    return kOk;
+}
+
+// IPCOMP (RFC 3173): compressed when it pays, else the packet goes on as it is.
+Outcome comp_out(const Sa& sa, IpcompCodec& z, Packet& pkt) {
+    const IpcompResult r = ipcomp_compress(z, pkt, static_cast<uint16_t>(sa.said().spi));
+    if (r.status == IpcompStatus::malformed) return {false, DropReason::malformed};
+    if (r.status == IpcompStatus::compressed) {
+        // ratio= counts the datagrams that went through IPCOMP: payload in, compressed data
+        // out. Both ends see exactly these; datagrams sent uncompressed carry no CPI and the
+        // receiver could not count them.
+        sa.counters().comp_uncompressed.add(r.uncompressed_bytes);
+        sa.counters().comp_compressed.add(r.compressed_bytes);
+    }
+    return kOk;
+}
+
 // ---- inbound transforms --------------------------------------------------------------------
 
 Outcome esp_in(const Sa& sa, SaState& st, Packet& pkt, const IpView& ip) {
@@ -109,6 +156,9 @@ Outcome esp_in(const Sa& sa, SaState& st, Packet& pkt, const IpView& ip) {
     k.seq.set(window->highest());
     k.bitmap.set(window->bitmap64());
     k.max_seq_diff.set(window->max_seq_diff());
+    // RFC 4303 §2.6: a dummy packet (next header 59) is authentic traffic padding; it is
+    // discarded without indicating an error, after it moved the window.
+    if (opened.next_header == kNextHeaderNone) return {false, DropReason::malformed, true};
 
     // Close the gap: the IP header moves up to sit right before the decrypted payload.
     uint8_t* new_start = opened.payload.data() - hlen;
@@ -116,6 +166,48 @@ Outcome esp_in(const Sa& sa, SaState& st, Packet& pkt, const IpView& ip) {
     pkt.set_view(static_cast<std::size_t>(new_start - pkt.base()), hlen + opened.payload.size());
     set_protocol_and_length(pkt.bytes(), ip.family, opened.next_header, pkt.size());
     return kOk;
+}
+
+Outcome ah_in(const Sa& sa, SaState& st, Packet& pkt) {
+    crypto::Hmac* mac = st.ah_mac();
+    ReplayWindow* window = st.replay();
+    if (!mac || !window) return {false, DropReason::no_sa};
+    const AhParsed parsed = parse_ah(pkt.bytes());
+    if (parsed.status != AhStatus::ok) return {false, ah_drop_reason(parsed.status)};
+    const AhView& ah = parsed.ah;
+    if (ah.length < kAhFixedBytes + mac->icv_bytes()) return {false, DropReason::malformed};
+
+    // RFC 4302 §3.4.3: the window check before the ICV, the window update after it.
+    const auto check = window->check(ah.seq_lo);
+    if (check.verdict != ReplayWindow::Verdict::ok) {
+        return {false, check.verdict == ReplayWindow::Verdict::replay ? DropReason::replay
+                                                                      : DropReason::out_of_window};
+    }
+    const AhStatus v = ah_verify(*mac, pkt.bytes(), ah, check.seq, sa.config().esn);
+    if (v != AhStatus::ok) return {false, ah_drop_reason(v)};
+    if (window->commit(check.seq) != ReplayWindow::Verdict::ok) return {false, DropReason::replay};
+    SaCounters& k = sa.counters();
+    k.seq.set(window->highest());
+    k.bitmap.set(window->bitmap64());
+    k.max_seq_diff.set(window->max_seq_diff());
+    ah_remove(pkt, ah);
+    return kOk;
+}
+
+Outcome comp_in(const Sa& sa, IpcompCodec& z, Packet& pkt) {
+    const IpcompResult r = ipcomp_decompress(z, pkt);
+    if (r.status == IpcompStatus::malformed) return {false, DropReason::malformed};
+    if (r.status != IpcompStatus::compressed) return {false, DropReason::decompress_failed};
+    sa.counters().comp_uncompressed.add(r.uncompressed_bytes);
+    sa.counters().comp_compressed.add(r.compressed_bytes);
+    return kOk;
+}
+
+// The protocol of the header after the IP header (and IPv6 extension headers before it).
+std::optional<uint8_t> next_protocol(std::span<const uint8_t> pkt) {
+    const SlotFound f = find_ipsec_slot(pkt, false);
+    if (f.status != SlotStatus::ok) return std::nullopt;
+    return f.slot.next_header;
 }
 
 Outcome tun_in(const Sa& sa, const SadbSnapshot& snap, Packet& pkt, const IpView& outer) {
@@ -154,7 +246,8 @@ Outcome Processor::drop(DropReason r, const Sa* sa) {
 }
 
 // Outbound: clear packet → eroute (longest prefix on src, dst) → the SA group from the named
-// SA outward → each transform in turn → counters on every SA of the group.
+// SA outward → each transform in turn (tun, comp, esp, ah) → counters on every SA of the group,
+// IPCOMP's included when the datagram went uncompressed.
 Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns) {
     const auto ip = parse_ip(pkt.bytes());
     if (!ip) return drop(DropReason::malformed);
@@ -191,8 +284,10 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
                 r = esp_out(sa, *st, pkt);
                 break;
             case SaProto::ah:
+                r = ah_out(sa, *st, pkt);
+                break;
             case SaProto::comp:
-                r = {false, DropReason::unsupported};
+                r = comp_out(sa, ipcomp_, pkt);
                 break;
         }
         if (!r.ok) return drop(r.reason, &sa);
@@ -221,8 +316,9 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
 }
 
 // Inbound: outer header → SA by (destination, SPI, protocol) → it must be its group's
-// outermost SA → each transform unwound inward, checking the next header names the next SA →
-// counters on every SA of the group.
+// outermost SA (or inside only absent IPCOMP layers) → each transform unwound inward, checking
+// the next header names the next SA → counters on every SA of the group, absent IPCOMP layers
+// included, so both ends count the same.
 Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns) {
     bool fragment = false;
     auto ip = parse_ip(pkt.bytes(), &fragment);
@@ -230,34 +326,51 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     pkt.set_size(ip->total_len);
     status_.esp_in.add();
 
+    // The SA named by the IPsec header after the IP header (AH and IPCOMP may follow IPv6
+    // extension headers; ESP is only taken right after the fixed header, where esp_in reads it).
     const auto said_of = [&](const IpView& v) -> std::optional<Said> {
-        const std::span<const uint8_t> body = pkt.bytes().subspan(v.header_len);
-        switch (v.protocol) {
+        const SlotFound f = find_ipsec_slot(pkt.bytes(), false);
+        if (f.status != SlotStatus::ok) return std::nullopt;
+        const std::span<const uint8_t> body = pkt.bytes().subspan(f.slot.offset);
+        switch (f.slot.next_header) {
             case kProtoEsp:
-                if (body.size() < 4) return std::nullopt;
+                if (f.slot.offset != v.header_len || body.size() < 4) return std::nullopt;
                 return Said{SaProto::esp, load32(body.data()), v.dst};
-            case kProtoAh:
-                if (body.size() < 8) return std::nullopt;
-                return Said{SaProto::ah, load32(body.data() + 4), v.dst};
+            case kProtoAh: {
+                const AhParsed ah = parse_ah(pkt.bytes());
+                if (ah.status != AhStatus::ok) return std::nullopt;
+                return Said{SaProto::ah, ah.ah.spi, v.dst};
+            }
             case kProtoIpcomp:
-                if (body.size() < 4) return std::nullopt;
+                if (body.size() < kIpcompHeaderBytes) return std::nullopt;
                 return Said{SaProto::comp, static_cast<uint32_t>(body[2] << 8 | body[3]), v.dst};
             default:
                 return std::nullopt;
         }
     };
+    if (find_ipsec_slot(pkt.bytes(), false).status == SlotStatus::unsupported) {
+        return drop(DropReason::unsupported);  // IPv6 fragments, like IPv4 ones
+    }
     const auto said = said_of(*ip);
     if (!said) return drop(DropReason::malformed);
     const Sa* sa = snap.find(*said);
     if (!sa || sa->config().dir != Direction::in) return drop(DropReason::no_sa);
 
-    Chain chain;  // outer to inner here
+    Chain chain;            // outer to inner here: every member of the group
+    std::size_t first = 0;  // the member the packet's outer IPsec header names
     if (const SaGroup* group = snap.group_of(*said)) {
         if (!group->complete()) return drop(DropReason::group_incomplete, sa);
-        // A packet must arrive wrapped in the group's outermost SA; anything less is refused.
-        if (group->saids.back() != *said) return drop(DropReason::group_incomplete, sa);
         for (std::size_t i = group->members.size(); i-- > 0;) {
             chain.sa[chain.size++] = group->members[i].get();
+        }
+        // A packet must arrive wrapped in the group's outermost SA; anything less is refused.
+        // Only IPCOMP layers may be missing: a datagram that does not shrink is sent without
+        // one (RFC 3173 §2.2).
+        while (chain.sa[first]->said() != *said) {
+            if (chain.sa[first]->said().proto != SaProto::comp) {
+                return drop(DropReason::group_incomplete, sa);
+            }
+            ++first;
         }
     } else {
         chain.sa[chain.size++] = sa;
@@ -265,18 +378,22 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     const bool udp = pkt.outer.kind == OuterKind::udp;
     if (udp != (sa->config().natt == NatEncap::nonesp)) return drop(DropReason::encap_mismatch, sa);
 
-    for (std::size_t i = 0; i < chain.size; ++i) {
+    for (std::size_t i = first; i < chain.size; ++i) {
         const Sa& m = *chain.sa[i];
         SaState* st = state_of(m);
         if (!st) return drop(DropReason::no_sa, &m);
-        if (i > 0) {
+        if (i > first) {
             ip = parse_ip(pkt.bytes());
             if (!ip) return drop(DropReason::malformed, &m);
+            const auto proto = next_protocol(pkt.bytes());
+            if (!proto) return drop(DropReason::malformed, &m);
+            // An IPCOMP layer is absent when the sender found compression did not pay.
+            if (m.said().proto == SaProto::comp && *proto != kProtoIpcomp) continue;
             // The next header must be this SA's: a packet that skips a layer of its group is
             // less protected than the group requires.
-            const bool tunnel = ip->protocol == kProtoIpip || ip->protocol == kProtoIpv6;
+            const bool tunnel = *proto == kProtoIpip || *proto == kProtoIpv6;
             if (m.said().proto == SaProto::tun ? !tunnel
-                                               : ip->protocol != wire_protocol(m.said().proto)) {
+                                               : *proto != wire_protocol(m.said().proto)) {
                 return drop(DropReason::group_incomplete, &m);
             }
             if (m.said().proto != SaProto::tun) {
@@ -293,10 +410,13 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
                 r = tun_in(m, snap, pkt, *ip);
                 break;
             case SaProto::ah:
+                r = ah_in(m, *st, pkt);
+                break;
             case SaProto::comp:
-                r = {false, DropReason::unsupported};
+                r = comp_in(m, ipcomp_, pkt);
                 break;
         }
+        if (r.silent) return r;
         if (!r.ok) return drop(r.reason, &m);
     }
     if (!parse_ip(pkt.bytes())) return drop(DropReason::malformed, chain.sa[chain.size - 1]);

@@ -2,12 +2,17 @@
 // The transforms applied to one packet: outbound through the SA group an eroute names,
 // inbound through the group of the SA the outer header names. Pure packet logic over a SADB
 // snapshot: no I/O, so two processors can be tested back to back in memory.
+//
+// A group holds up to four SAs inner to outer in KLIPS order, tun, comp, esp, ah: outbound they
+// apply in that order (IPIP header, then IPCOMP, ESP and AH each inserted right after it);
+// inbound they come off in reverse, each next header checked against the next SA.
 
 #include <cstdint>
 
 #include "core/dataplane_status.hpp"
 #include "core/drop_reason.hpp"
 #include "core/sadb.hpp"
+#include "netpath/ipcomp.hpp"
 #include "netpath/packet.hpp"
 
 namespace ipsecfs::netpath {
@@ -15,6 +20,7 @@ namespace ipsecfs::netpath {
 struct Outcome {
     bool ok = true;
     DropReason reason = DropReason::malformed;
+    bool silent = false;  // discarded without it being an error (RFC 4303 §2.6 dummy packet)
 };
 
 class Processor {
@@ -32,6 +38,8 @@ class Processor {
     Outcome drop(DropReason r, const Sa* sa = nullptr);
 
     DataplaneStatus& status_;
+    // The worker's one deflate and inflate stream, shared by all its IPCOMP SAs.
+    IpcompCodec ipcomp_;
 };
 
 }  // namespace ipsecfs::netpath

@@ -1,7 +1,12 @@
 #include "netpath/sa_state.hpp"
 
+#include <cstdio>
+#include <string>
+
+#include "netpath/ah_packet.hpp"
 #include "netpath/esp_packet.hpp"
 #include "netpath/ip_header.hpp"
+#include "netpath/ipcomp.hpp"
 
 namespace ipsecfs::netpath {
 
@@ -14,6 +19,20 @@ Result<std::unique_ptr<SaState>> SaState::create(const Sa& sa) {
         auto cipher = crypto::make_esp_cipher(cfg.xform, cfg.enc_key, cfg.auth_key);
         if (!cipher) return std::move(cipher).take_error();
         s->cipher_ = std::move(*cipher);
+    }
+    if (cfg.xform.proto == SaProto::ah) {
+        auto mac = crypto::make_hmac(cfg.xform.auth, cfg.auth_key);
+        if (!mac) return std::move(mac).take_error();
+        s->ah_mac_.emplace(std::move(*mac));
+    }
+    if (cfg.xform.proto == SaProto::comp) {
+        if (cfg.xform.comp != CompAlg::deflate) return fail("IPCOMP supports only deflate");
+        // RFC 3173 §3.3: the CPI is a 16-bit field; the SAID's SPI is the CPI.
+        if (cfg.said.spi > kMaxCpi) {
+            char buf[64];
+            std::snprintf(buf, sizeof(buf), "IPCOMP CPI 0x%x does not fit 16 bits", cfg.said.spi);
+            return fail(std::string(buf) + " (RFC 3173: use comp.100 to comp.ffff)");
+        }
     }
     if (cfg.xform.proto == SaProto::esp || cfg.xform.proto == SaProto::ah) {
         if (cfg.dir == Direction::in) {
@@ -35,9 +54,10 @@ std::size_t SaState::overhead(Family outer_family) const {
         case SaProto::esp:
             return (cipher_ ? esp_max_overhead(*cipher_) : 0) + (natt_ ? 8 : 0);
         case SaProto::ah:
-            return 12 + 16 + 4;  // header, the largest ICV, IPv6 alignment
+            return ah_header_bytes(ah_mac_ ? ah_mac_->icv_bytes() : 16, outer_family);
         case SaProto::comp:
-            return 4;
+            // The header; a datagram that would not shrink by more than that goes uncompressed.
+            return kIpcompHeaderBytes;
     }
     return 0;
 }
