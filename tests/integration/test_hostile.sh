@@ -30,8 +30,9 @@ sleep 0.3
 stop_pid "$TCPDUMP_PID"
 [ -s "$WORK/good" ] || die "hostile.py did not finish (status $peer_status)"
 
-# The capture holds exactly the good packets, none carrying the hostile marker (checked even
-# when a step failed, so one report shows both).
+# The capture holds none of the hostile packets (checked even when a step failed, so one report
+# shows both). Exactness is the per-step ipsec0 rx counters' job: tcpdump may miss a packet at
+# its start, so the capture may hold fewer good packets than were delivered, never more.
 capture_status=0
 "$PEER_PYTHON" -B - "$WORK/ipsec0.pcap" "$(cat "$WORK/good")" <<'PY' || capture_status=$?
 import sys
@@ -41,7 +42,7 @@ good = int(sys.argv[2])
 bad = [p for p in pkts if b"HOSTILE" in raw(p)]
 print("ipsec0 capture: %d packets in, %d expected, %d with the hostile marker"
       % (len(pkts), good, len(bad)))
-sys.exit(0 if not bad and len(pkts) == good else 1)
+sys.exit(0 if not bad and len(pkts) <= good else 1)
 PY
 [ "$peer_status" -eq 0 ] || die "hostile traffic steps failed (see FAIL lines above)"
 [ "$capture_status" -eq 0 ] || die "ipsec0 saw other packets than the good ones"

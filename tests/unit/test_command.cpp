@@ -388,7 +388,7 @@ TEST_CASE("grammar errors: options", "[core][command]") {
     CHECK_THAT(error_of("spi --said tun.101@192.0.2.2 --ip4 --seq 1"), Catch::Contains("--seq"));
 }
 
-TEST_CASE("--life", "[core][command]") {
+TEST_CASE("spi --life limits", "[core][command]") {
     const auto life = as<SpiAdd>(kEsp + kKeys +
                                  " --life soft-bytes=1000,hard-packets=20,soft-addtime=30,"
                                  "hard-usetime=0x40,soft-allocations=2,hard-allocations=3")
@@ -416,7 +416,7 @@ TEST_CASE("--life", "[core][command]") {
                Catch::Contains("life"));
 }
 
-TEST_CASE("--natt and --policy", "[core][command]") {
+TEST_CASE("spi --natt and --policy", "[core][command]") {
     const auto natt = as<SpiAdd>(kEsp + kKeys + " --natt nonesp").config;
     CHECK(natt.natt == NatEncap::nonesp);
     CHECK(natt.natt_sport == 4500);

@@ -85,7 +85,7 @@ TEST_CASE("bad daemon options are one line", "[control]") {
     CHECK(r.error().find(bad.path) != std::string::npos);
 }
 
-TEST_CASE("--help and --version", "[control]") {
+TEST_CASE("daemon --help and --version", "[control]") {
     auto help = parse({"--help"});
     REQUIRE(help.ok());
     CHECK(help->action == DaemonCommandLine::Action::help);
