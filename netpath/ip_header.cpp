@@ -1,5 +1,6 @@
 #include "netpath/ip_header.hpp"
 
+#include <cstdint>
 #include <cstring>
 
 namespace ipsecfs::netpath {
@@ -13,7 +14,32 @@ void store16(uint8_t* p, std::size_t v) {
     p[1] = static_cast<uint8_t>(v);
 }
 
+// IPv4 Identification values for the headers we build. The kernel replaces an ID of 0 on a
+// raw socket (when DF is clear) after we computed an AH ICV over it (RFC 4302 §3.3.3.1.1.1:
+// the ID is immutable), so it is never 0; RFC 6864 asks only for uniqueness per flow.
+thread_local uint16_t last_ipv4_id =
+    static_cast<uint16_t>(reinterpret_cast<std::uintptr_t>(&last_ipv4_id) >> 4);
+
+uint16_t next_ipv4_id() {
+    if (++last_ipv4_id == 0) ++last_ipv4_id;
+    return last_ipv4_id;
+}
+
 }  // namespace
+
+void set_next_ipv4_id_for_test(uint16_t id) {
+    last_ipv4_id = static_cast<uint16_t>(id - 1);
+}
+
+void ensure_ipv4_id(std::span<uint8_t> pkt) {
+    if (pkt.size() < kIpv4HeaderBytes || (pkt[0] >> 4) != 4) return;
+    if (load16(&pkt[4]) != 0 || (pkt[6] & 0x40) != 0) return;
+    store16(&pkt[4], next_ipv4_id());
+    const std::size_t ihl = (pkt[0] & 0x0fu) * 4u;
+    if (ihl > pkt.size()) return;
+    pkt[10] = pkt[11] = 0;
+    store16(&pkt[10], ipv4_checksum(pkt.first(ihl)));
+}
 
 uint16_t ipv4_checksum(std::span<const uint8_t> header) {
     uint32_t sum = 0;
@@ -86,6 +112,7 @@ std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress&
         out[0] = 0x45;
         out[1] = tos;
         store16(&out[2], kIpv4HeaderBytes + payload_len);
+        store16(&out[4], next_ipv4_id());
         out[8] = 64;
         out[9] = protocol;
         std::memcpy(&out[12], src.data(), 4);

@@ -47,6 +47,12 @@ std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress&
 
 uint8_t traffic_class(std::span<const uint8_t> pkt);
 
+// Gives an IPv4 packet with DF clear and Identification 0 an ID of its own (the kernel would
+// pick one after we signed the header with AH).
+void ensure_ipv4_id(std::span<uint8_t> pkt);
+// Test only: the next IPv4 header this thread builds carries `id` (not 0).
+void set_next_ipv4_id_for_test(uint16_t id);
+
 uint16_t ipv4_checksum(std::span<const uint8_t> header);
 
 }  // namespace ipsecfs::netpath

@@ -112,6 +112,7 @@ Outcome ah_out(const Sa& sa, SaState& st, Packet& pkt) {
     const auto seq = seqs->next();
     // RFC 4302 §3.3.2: as for ESP, the counter never cycles.
     if (!seq) return {false, DropReason::seq_exhausted};
+    ensure_ipv4_id(pkt.bytes());
     const AhStatus r = ah_seal(*mac, pkt, sa.said().spi, *seq, sa.config().esn);
     sa.counters().seq.set(*seq);
     if (r != AhStatus::ok) return {false, ah_drop_reason(r)};

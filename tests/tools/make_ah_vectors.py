@@ -336,7 +336,7 @@ def write_group(out):
          / Raw(b"esp and ah " * 4), None),
         ("tun+esp+ah ipv4 in ipv4 icmp",
          IP(src="198.51.100.7", dst="203.0.113.9", id=12) / ICMP(type=8, id=1, seq=2)
-         / Raw(b"grouped " * 9), IP(src="192.0.2.1", dst="192.0.2.2", id=0, ttl=64)),
+         / Raw(b"grouped " * 9), IP(src="192.0.2.1", dst="192.0.2.2", id=0x1234, ttl=64)),
     ]
     for label, pkt, tunnel in vectors:
         v = group_vector(label, pkt, tunnel)
