@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from scapy.all import (ICMP, IP, UDP, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, Raw, conf,
                        raw)
 from scapy.layers.inet import Ether
-from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.ipsec import AH, ESP, SecurityAssociation
 
 conf.verb = 0
 # scapy warns when it resolves the gateway's IPv6 neighbour through a multicast solicitation.
@@ -100,6 +100,26 @@ SUITES = {s.name: s for s in [
     Suite("3des", "3DES", 24, None, None, 0, 0, 8, 8),
     Suite("null-sha1-96", "NULL", 0, "HMAC-SHA1-96", "sha1", 20, 12, 0, 4),
 ]}
+
+
+@dataclass(frozen=True)
+class AhAlgo:
+    name: str          # the --ah name
+    scapy: str         # scapy's auth_algo
+    key_len: int
+    icv: int
+
+
+AH_ALGOS = {a.name: a for a in [
+    AhAlgo("hmac-md5-96", "HMAC-MD5-96", 16, 12),
+    AhAlgo("hmac-sha1-96", "HMAC-SHA1-96", 20, 12),
+    AhAlgo("hmac-sha2_256-128", "SHA2-256-128", 32, 16),
+]}
+
+
+def ah_sa(algo, key, spi, tunnel_header=None):
+    return SecurityAssociation(AH, spi=spi, auth_algo=algo.scapy, auth_key=key,
+                               tunnel_header=tunnel_header)
 
 
 def seeded_key(n, seed):
@@ -315,15 +335,19 @@ class Received:
     udp: bool
     sport: int
     dport: int
-    esp: bytes         # from the SPI on
+    esp: bytes         # from the SPI on (AH: the AH header on)
+    proto: int = PROTO_ESP
+    packet: bytes = b""  # the whole IP packet (AH: what the ICV covers)
 
     @property
     def spi(self):
-        return struct.unpack("!L", self.esp[:4])[0] if len(self.esp) >= 4 else None
+        off = 4 if self.proto == PROTO_AH else 0
+        return struct.unpack("!L", self.esp[off:off + 4])[0] if len(self.esp) >= off + 4 else None
 
     @property
     def seq(self):
-        return struct.unpack("!L", self.esp[4:8])[0]
+        off = 8 if self.proto == PROTO_AH else 4
+        return struct.unpack("!L", self.esp[off:off + 4])[0]
 
 
 class Peer:
@@ -408,6 +432,8 @@ class Peer:
             return None
         if proto == PROTO_ESP:
             return Received(fam, src, dst, False, 0, 0, body)
+        if proto == PROTO_AH:
+            return Received(fam, src, dst, False, 0, 0, body, PROTO_AH, b)
         if proto == 17 and len(body) >= 8:
             sport, dport, ulen, _ = struct.unpack("!HHHH", body[:8])
             if dport != NATT_PORT:
@@ -416,8 +442,9 @@ class Peer:
             return Received(fam, src, dst, True, sport, dport, body[8:])
         return None
 
-    def receive(self, spi, count=1, timeout=3.0):
-        """Up to count ESP packets with this SPI that the gateway sent, within timeout."""
+    def receive(self, spi, count=1, timeout=3.0, proto=PROTO_ESP):
+        """Up to count ESP (or AH) packets with this SPI that the gateway sent, within
+        timeout."""
         got = []
         deadline = time.monotonic() + timeout
         while len(got) < count:
@@ -427,7 +454,7 @@ class Peer:
             if not select.select([self.sniffer], [], [], left)[0]:
                 continue
             r = self._parse(self.sniffer.recv())
-            if r is not None and r.spi == spi:
+            if r is not None and r.proto == proto and r.spi == spi:
                 got.append(r)
         return got
 

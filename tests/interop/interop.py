@@ -12,6 +12,11 @@ payload, then an independent decryption with python3-cryptography checks the ESP
 Afterwards the gateway's per-SA files must show what moved: packets, bytes, seq, bit, and no
 errors.
 
+AH cases (scapy's AH SecurityAssociation, every --ah algorithm): a lone ah SA each way with an
+eroute for the peer's /32 or /128, tun+ah groups, and tun+esp+ah groups (scapy's ESP tunnel,
+then its AH over the ESP packet). scapy verifies the reply's ICV (outer IPv4 ID included, which
+must be non-zero and fresh per packet), then the per-SA files as for ESP.
+
 Run by tests/integration/test_interop.sh inside the peer namespace.
 """
 
@@ -22,9 +27,10 @@ import sys
 import time
 from dataclasses import dataclass
 
-from scapy.all import IPv6ExtHdrFragment, Raw, fragment, fragment6
+from scapy.all import IPv6ExtHdrFragment, Raw, bind_layers, fragment, fragment6, split_layers
 
-from esp_peer import (GW_IN4, GW_IN6, GW_NET4, GW_NET6, GW_WAN4, GW_WAN6, PEER_IN4, PEER_IN6,
+from esp_peer import (AH_ALGOS, PROTO_AH, AH, ah_sa, seeded_key,
+                      GW_IN4, GW_IN6, GW_NET4, GW_NET6, GW_WAN4, GW_WAN6, PEER_IN4, PEER_IN6,
                       PEER_NET4, PEER_NET6, PEER_WAN4, PEER_WAN6, ESP, IP, IPv6, SUITES, Failure,
                       Keys, Peer, Suite, check, hmac_icv, check_echo_reply, check_trailer, common_args,
                       echo_request, gateway_from, log, open_plaintext, raw, said_text,
@@ -76,7 +82,32 @@ def cases(quick):
         out.append(Case(s, "tunnel", "raw", 6, 4, frag=True))
     if quick:
         out = [c for c in out if c.suite in ("aes128gcm16", "aes128-sha1-96", "null-sha1-96")]
+    # AH (scapy's AH SecurityAssociation): transport (IPv4 and IPv6 outer), tun+ah, and
+    # tun+esp+ah with scapy's ESP and then its AH over it.
+    for a in AH_ALGOS:
+        out.append(AhCase(a, "transport", 4))
+        out.append(AhCase(a, "transport", 6))
+        out.append(AhCase(a, "tunnel", 4))
+        if not quick:
+            out.append(AhCase(a, "tunnel", 4, esp="aes128gcm16"))
+    if not quick:
+        out.append(AhCase("hmac-sha2_256-128", "tunnel", 4, esp="aes256-sha2_256-128"))
+        out.append(AhCase("hmac-md5-96", "tunnel", 4, esp="3des-sha1-96"))
     return out
+
+
+@dataclass
+class AhCase:
+    algo: str      # the --ah name
+    mode: str      # tunnel | transport
+    outer: int     # 4 | 6 (inner: the same family)
+    esp: str = ""  # tunnel mode: an --esp suite for a tun+esp+ah group
+
+    def __str__(self):
+        what = "ah" if not self.esp else "esp+ah %s" % self.esp
+        fam = "v%d" % self.outer if self.mode == "transport" else "v%d-in-v%d" % (
+            self.outer, self.outer)
+        return "%s %s %s %s" % (what, self.algo, self.mode, fam)
 
 
 ESN_START = 0xFFFFFFFE  # --seq: the last number sent / the highest received before the test
@@ -259,6 +290,169 @@ def run_case(gw, peer, case, index):
     return clear_bytes
 
 
+def esp_free(pkt_bytes, fn):
+    """scapy 2.5 quirk: AH's sign()/verify() treat a packet holding an ESP layer as ESP and
+    put the ICV at the ESP data's end; while AH works, IP's ESP payload stays undissected."""
+    split_layers(IP, ESP, proto=50)
+    try:
+        return raw(fn(IP(pkt_bytes)))
+    finally:
+        bind_layers(IP, ESP, proto=50)
+
+
+def run_ah_case(gw, peer, case, index):
+    """AH (alone in transport mode, tun+ah or tun+esp+ah in tunnel mode) against scapy's AH."""
+    algo = AH_ALGOS[case.algo]
+    suite = SUITES[case.esp] if case.esp else None
+    v4 = case.outer == 4
+    tunnel = case.mode == "tunnel"
+    gw_wan, peer_wan = (GW_WAN4, PEER_WAN4) if v4 else (GW_WAN6, PEER_WAN6)
+    if tunnel:
+        gw_in, peer_in = (GW_IN4, PEER_IN4) if v4 else (GW_IN6, PEER_IN6)
+        gw_net, peer_net = (GW_NET4, PEER_NET4) if v4 else (GW_NET6, PEER_NET6)
+    else:
+        gw_in, peer_in = gw_wan, peer_wan
+        bits = "/32" if v4 else "/128"
+        gw_net, peer_net = gw_wan + bits, peer_wan + bits
+    in_spi = 0x30000 + 16 * index      # peer -> gateway
+    out_spi = 0x40000 + 16 * index     # gateway -> peer
+    in_key = seeded_key(algo.key_len, 2 * index + 3)
+    out_key = seeded_key(algo.key_len, 2 * index + 50)
+    ah_in = said_text("ah", in_spi, gw_wan)
+    ah_out = said_text("ah", out_spi, peer_wan)
+    esp_in = said_text("esp", in_spi + 2, gw_wan)
+    esp_out = said_text("esp", out_spi + 2, peer_wan)
+    tun_in = said_text("tun", in_spi + 1, gw_wan)
+    tun_out = said_text("tun", out_spi + 1, peer_wan)
+    ipn = "--ip4" if v4 else "--ip6"
+    ah_out_line = "spi --said %s --src %s --ah %s --authkey 0x%s" % (ah_out, gw_wan, algo.name,
+                                                                      out_key.hex())
+    ah_in_line = "spi --said %s --src %s --ah %s --authkey 0x%s" % (ah_in, peer_wan, algo.name,
+                                                                     in_key.hex())
+    if suite:
+        esp_in_keys = Keys.make(suite, 2 * index + 5)
+        esp_out_keys = Keys.make(suite, 2 * index + 60)
+    if tunnel:
+        lines = [ah_out_line]
+        grp_out, grp_in = [tun_out], [tun_in]
+        if suite:
+            lines.append(" ".join(["spi", "--said", esp_out, "--src", gw_wan]
+                                  + esp_out_keys.cli(suite)))
+            lines.append(" ".join(["spi", "--said", esp_in, "--src", peer_wan]
+                                  + esp_in_keys.cli(suite)))
+            grp_out.append(esp_out)
+            grp_in.append(esp_in)
+        grp_out.append(ah_out)
+        grp_in.append(ah_in)
+        lines += [
+            "spi --said %s %s --src %s --dst %s" % (tun_out, ipn, gw_wan, peer_wan),
+            "spigrp --said %s" % " ".join(grp_out),
+            "eroute --add --src %s --dst %s --said %s" % (gw_net, peer_net, tun_out),
+            ah_in_line,
+            "spi --said %s %s --src %s --dst %s" % (tun_in, ipn, peer_wan, gw_wan),
+            "spigrp --said %s" % " ".join(grp_in),
+            "eroute --addin --src %s --dst %s --said %s" % (peer_net, gw_net, tun_in),
+        ]
+    else:
+        lines = [
+            ah_out_line,
+            "eroute --add --src %s --dst %s --said %s" % (gw_net, peer_net, ah_out),
+            ah_in_line,
+        ]
+    gw.batch(gw.CLEAR + lines)
+
+    outer_cls = IP if v4 else IPv6
+    tx_hdr = IP(src=peer_wan, dst=gw_wan) if v4 else IPv6(src=peer_wan, dst=gw_wan)
+    rx_hdr = IP(src=gw_wan, dst=peer_wan) if v4 else IPv6(src=gw_wan, dst=peer_wan)
+    if suite:
+        # ESP does the tunnel; AH goes over the ESP packet in transport mode.
+        tx_esp = scapy_sa(suite, esp_in_keys, in_spi + 2, tx_hdr)
+        rx_esp = scapy_sa(suite, esp_out_keys, out_spi + 2, rx_hdr)
+        tx = ah_sa(algo, in_key, in_spi)
+        rx = ah_sa(algo, out_key, out_spi)
+    else:
+        tx = ah_sa(algo, in_key, in_spi, tx_hdr if tunnel else None)
+        rx = ah_sa(algo, out_key, out_spi, rx_hdr if tunnel else None)
+
+    ident = 0x5000 + index
+    mtu = tun_mtu(gw)
+    hdr = (20 + 8) if v4 else (40 + 8)
+    sizes = [1 + index % 16, 40 + index % 23, 1000 + index % 8, mtu - hdr]
+    clear_bytes = 0
+    ids = set()
+    peer.drain()
+    for i in range(PINGS):
+        seq = i + 1
+        payload = bytes((index + i + k) & 0xFF for k in range(sizes[i]))
+        req = echo_request(case.outer, peer_in, gw_in, ident, i + 1, payload)
+        req = req.__class__(raw(req))
+        clear_bytes += len(raw(req))
+        if suite:
+            tx_esp.seq_num = seq
+            esp_pkt = raw(tx_esp.encrypt(req))
+            tx.seq_num = seq
+            wire = esp_free(esp_pkt, tx.encrypt)
+        else:
+            tx.seq_num = seq
+            wire = raw(tx.encrypt(req))
+        peer.send_ip(outer_cls(wire))
+
+        got = peer.receive(out_spi, 1, timeout=3.0, proto=PROTO_AH)
+        check(got, "no AH reply with SPI %#x for ping %d within 3 s" % (out_spi, i + 1))
+        r = got[0]
+        check((r.src, r.dst) == (gw_wan, peer_wan), "reply outer %s -> %s" % (r.src, r.dst))
+        check(r.seq == seq, "reply AH seq %#x, expected %#x" % (r.seq, seq))
+        ah_len = (r.esp[1] + 2) * 4
+        check(ah_len == 12 + algo.icv + (-(12 + algo.icv) % (4 if v4 else 8)),
+              "reply AH length %d bytes for a %d-byte ICV" % (ah_len, algo.icv))
+        want_nh = 50 if suite else ((4 if v4 else 41) if tunnel else (1 if v4 else 58))
+        check(r.esp[0] == want_nh, "reply AH next header %d, expected %d"
+              % (r.esp[0], want_nh))
+        if v4:
+            rid = outer_cls(r.packet).id
+            check(rid != 0, "reply outer IPv4 ID is 0")
+            ids.add(rid)
+        if i == PINGS - 1:
+            check(len(r.packet) <= 1500, "MTU-sized reply is %d bytes on the wire (ipsec0 mtu"
+                  " %d)" % (len(r.packet), mtu))
+        # scapy verifies the ICV (and drops AH) on a freshly parsed copy.
+        try:
+            if suite:
+                inner = esp_free(r.packet, rx.decrypt)
+                plain = rx_esp.decrypt(outer_cls(inner))
+            else:
+                plain = rx.decrypt(outer_cls(r.packet))
+        except Exception as e:  # IPSecIntegrityError and friends
+            raise Failure("scapy could not verify the AH reply: %r" % e)
+        # scapy hands back tunnel mode's inner packet undissected (Raw): parse it again.
+        plain = (outer_cls if tunnel else plain.__class__)(raw(plain))
+        check_echo_reply(plain, case.outer, gw_in, peer_in, ident, i + 1, payload)
+    if v4:
+        check(len(ids) == PINGS, "reply outer IPv4 IDs repeat: %s" % sorted(ids))
+
+    time.sleep(0.05)
+    saids = [ah_in, ah_out] + ([tun_in, tun_out] if tunnel else []) + (
+        [esp_in, esp_out] if suite else [])
+    for said in saids:
+        packets = gw.life(said, "packets")[0]
+        nbytes = gw.life(said, "bytes")[0]
+        check(packets == PINGS, "%s life/packets c=%d, expected %d" % (said, packets, PINGS))
+        check(nbytes == clear_bytes, "%s life/bytes c=%d, expected %d" % (said, nbytes,
+                                                                           clear_bytes))
+    for said in [ah_in, ah_out] + ([esp_in, esp_out] if suite else []):
+        check(gw.number(said, "seq") == PINGS, "%s seq=%s, expected %d"
+              % (said, gw.field(said, "seq"), PINGS))
+        for f in ("auth_errs", "ooo_errs"):
+            check(gw.number(said, f) == 0, "%s %s=%s" % (said, f, gw.field(said, f)))
+    for said in [ah_in] + ([esp_in] if suite else []):
+        bit = gw.number(said, "bit")
+        check(bit == (1 << PINGS) - 1, "%s bit=%#x, expected %#x" % (said, bit,
+                                                                   (1 << PINGS) - 1))
+        drops = {k: v for k, v in gw.drops(said).items() if v}
+        check(not drops, "%s drops: %s" % (said, drops))
+    return clear_bytes
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     common_args(ap)
@@ -279,7 +473,7 @@ def main():
                 break
             t0 = time.monotonic()
             try:
-                run_case(gw, peer, case, index)
+                (run_ah_case if isinstance(case, AhCase) else run_case)(gw, peer, case, index)
                 log("ok - %s (%.2f s)" % (case, time.monotonic() - t0))
             except Failure as e:
                 log("not ok - %s: %s" % (case, e))
