@@ -15,6 +15,8 @@
 #include "netpath/crypto/iv_source.hpp"
 #include "netpath/crypto/secure_key.hpp"
 
+#include "tests/support/vectors.hpp"
+
 using namespace ipsecfs;
 using namespace ipsecfs::crypto;
 
@@ -22,21 +24,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes hex(std::string_view text) {
-    Bytes out;
-    auto nibble = [](char c) -> uint8_t {
-        if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
-        if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
-        if (c >= 'A' && c <= 'F') return static_cast<uint8_t>(c - 'A' + 10);
-        FAIL("bad hex digit");
-        return 0;
-    };
-    REQUIRE(text.size() % 2 == 0);
-    for (std::size_t i = 0; i < text.size(); i += 2) {
-        out.push_back(static_cast<uint8_t>(nibble(text[i]) << 4 | nibble(text[i + 1])));
-    }
-    return out;
-}
+using ipsecfs::testing::hex;
 
 Bytes text(std::string_view s) {
     return Bytes(s.begin(), s.end());

@@ -12,6 +12,8 @@
 #include "netpath/crypto/esp_cipher.hpp"
 #include "netpath/esp_packet.hpp"
 
+#include "tests/support/vectors.hpp"
+
 using namespace ipsecfs;
 using crypto::EspCipher;
 
@@ -19,20 +21,7 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-Bytes hex(std::string_view text) {
-    Bytes out;
-    auto nibble = [](char c) -> uint8_t {
-        if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
-        if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
-        FAIL("bad hex digit");
-        return 0;
-    };
-    REQUIRE(text.size() % 2 == 0);
-    for (std::size_t i = 0; i < text.size(); i += 2) {
-        out.push_back(static_cast<uint8_t>(nibble(text[i]) << 4 | nibble(text[i + 1])));
-    }
-    return out;
-}
+using ipsecfs::testing::hex;
 
 Bytes be64(uint64_t v) {
     Bytes out(8);
@@ -95,31 +84,10 @@ struct Vector {
 };
 
 std::vector<Vector> load_scapy_vectors() {
-    std::ifstream in(std::string(IPSECFS_TEST_DATA) + "/esp/scapy_vectors.txt");
-    REQUIRE(in.good());
     std::vector<Vector> out;
-    Vector cur;
-    std::string line;
-    auto flush = [&] {
-        if (!cur.f.empty()) out.push_back(std::move(cur));
-        cur = Vector{};
-    };
-    while (std::getline(in, line)) {
-        if (line.empty()) {
-            flush();
-            continue;
-        }
-        if (line[0] == '#') continue;
-        const auto eq = line.find(" = ");
-        if (eq == std::string::npos) {
-            const auto bare = line.find(" =");
-            REQUIRE(bare != std::string::npos);
-            cur.f[line.substr(0, bare)] = "";
-            continue;
-        }
-        cur.f[line.substr(0, eq)] = line.substr(eq + 3);
+    for (auto& fields : testing::load_vector_file("esp/scapy_vectors.txt")) {
+        out.push_back(Vector{std::move(fields)});
     }
-    flush();
     return out;
 }
 

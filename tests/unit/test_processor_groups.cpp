@@ -21,6 +21,8 @@
 #include "netpath/sa_state.hpp"
 #include "tests/support/two_gateways.hpp"
 
+#include "tests/support/vectors.hpp"
+
 using namespace ipsecfs;
 using namespace ipsecfs::netpath;
 using ipsecfs::testing::apply_or_throw;
@@ -229,40 +231,10 @@ std::unique_ptr<Packet> packet_of(const Bytes& b) {
     return p;
 }
 
-Bytes hex(std::string_view text) {
-    Bytes out;
-    auto nibble = [](char c) -> uint8_t {
-        if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
-        if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
-        FAIL("bad hex digit");
-        return 0;
-    };
-    REQUIRE(text.size() % 2 == 0);
-    for (std::size_t i = 0; i < text.size(); i += 2) {
-        out.push_back(static_cast<uint8_t>(nibble(text[i]) << 4 | nibble(text[i + 1])));
-    }
-    return out;
-}
+using ipsecfs::testing::hex;
 
-std::vector<std::map<std::string, std::string>> load_group_vectors() {
-    std::ifstream in(std::string(IPSECFS_TEST_DATA) + "/ah/group_vectors.txt");
-    REQUIRE(in.good());
-    std::vector<std::map<std::string, std::string>> out;
-    std::map<std::string, std::string> cur;
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty()) {
-            if (!cur.empty()) out.push_back(std::move(cur));
-            cur.clear();
-            continue;
-        }
-        if (line[0] == '#') continue;
-        const auto eq = line.find(" = ");
-        REQUIRE(eq != std::string::npos);
-        cur[line.substr(0, eq)] = line.substr(eq + 3);
-    }
-    if (!cur.empty()) out.push_back(std::move(cur));
-    return out;
+std::vector<ipsecfs::testing::VectorFields> load_group_vectors() {
+    return ipsecfs::testing::load_vector_file("ah/group_vectors.txt");
 }
 
 uint64_t drops(const DataplaneStatus& s, DropReason r) {
