@@ -36,57 +36,56 @@ bool wait_readable(std::vector<pollfd>& fds) {
     return (fds.back().revents & POLLIN) == 0;
 }
 
-}  // namespace
-
-void run_outbound(const WorkerContext& ctx) {
-    PacketPool pool(kBatchSize);
-    std::vector<Packet*> out;
-    out.reserve(kBatchSize);
-    Processor processor(ctx.status);
-    SnapshotCache snapshots(ctx.sadb);
-    std::vector<pollfd> fds = {{ctx.tun.poll_fd(), POLLIN, 0}, {ctx.stop_fd, POLLIN, 0}};
-    while (wait_readable(fds)) {
-        for (;;) {
-            const std::size_t n = ctx.tun.read(pool.all());
-            if (n == 0) break;
-            const SadbSnapshot& snap = snapshots.get();
-            const int64_t now = ctx.now_ns();
-            out.clear();
-            for (std::size_t i = 0; i < n; ++i) {
-                Packet* p = pool.all()[i];
-                if (processor.outbound(snap, *p, now).ok) out.push_back(p);
-            }
-            if (!out.empty()) ctx.transport.send(out);
-            if (n < kBatchSize) break;
-        }
-    }
-}
-
-void run_inbound(const WorkerContext& ctx) {
+// One worker's loop: wait until a source is readable, then read a batch, transform each
+// packet, write the survivors in one go; repeat while batches come full.
+template <class Read, class Transform, class Write>
+void run_batches(const WorkerContext& ctx, std::vector<int> source_fds, Read read,
+                 Transform transform, Write write) {
     PacketPool pool(kBatchSize);
     std::vector<Packet*> out;
     out.reserve(kBatchSize);
     Processor processor(ctx.status);
     SnapshotCache snapshots(ctx.sadb);
     std::vector<pollfd> fds;
-    for (int fd : ctx.transport.poll_fds())
+    for (int fd : source_fds)
         fds.push_back({fd, POLLIN, 0});
     fds.push_back({ctx.stop_fd, POLLIN, 0});
     while (wait_readable(fds)) {
         for (;;) {
-            const std::size_t n = ctx.transport.receive(pool.all());
+            const std::size_t n = read(pool.all());
             if (n == 0) break;
             const SadbSnapshot& snap = snapshots.get();
             const int64_t now = ctx.now_ns();
             out.clear();
             for (std::size_t i = 0; i < n; ++i) {
                 Packet* p = pool.all()[i];
-                if (processor.inbound(snap, *p, now).ok) out.push_back(p);
+                if (transform(processor, snap, *p, now).ok) out.push_back(p);
             }
-            if (!out.empty()) ctx.tun.write(out);
+            if (!out.empty()) write(out);
             if (n < kBatchSize) break;
         }
     }
+}
+
+}  // namespace
+
+void run_outbound(const WorkerContext& ctx) {
+    run_batches(
+        ctx, {ctx.tun.poll_fd()}, [&](std::span<Packet* const> b) { return ctx.tun.read(b); },
+        [](Processor& p, const SadbSnapshot& s, Packet& pkt, int64_t now) {
+            return p.outbound(s, pkt, now);
+        },
+        [&](std::span<Packet* const> b) { ctx.transport.send(b); });
+}
+
+void run_inbound(const WorkerContext& ctx) {
+    run_batches(
+        ctx, ctx.transport.poll_fds(),
+        [&](std::span<Packet* const> b) { return ctx.transport.receive(b); },
+        [](Processor& p, const SadbSnapshot& s, Packet& pkt, int64_t now) {
+            return p.inbound(s, pkt, now);
+        },
+        [&](std::span<Packet* const> b) { ctx.tun.write(b); });
 }
 
 }  // namespace ipsecfs::netpath
