@@ -1,4 +1,5 @@
 #include "netpath/ah_packet.hpp"
+#include "netpath/byte_order.hpp"
 
 #include <algorithm>
 #include <array>
@@ -16,23 +17,6 @@ constexpr uint8_t kIpv6Fragment = 44;
 constexpr uint8_t kIpv6DestOpts = 60;
 
 constexpr std::size_t kMaxIcvBytes = 32;
-
-uint32_t get_be32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | static_cast<uint32_t>(p[3]);
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
-
-void put_be16(uint8_t* p, std::size_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
 
 // The bytes the ICV covers, fed to the HMAC in a few large updates: header bytes (some of them
 // replaced by zeros) gather in a small buffer, the payload goes straight from the packet.

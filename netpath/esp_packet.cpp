@@ -1,21 +1,10 @@
 #include "netpath/esp_packet.hpp"
+#include "netpath/byte_order.hpp"
 
 #include <cstring>
 
 namespace ipsecfs {
 namespace {
-
-uint32_t get_be32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | static_cast<uint32_t>(p[3]);
-}
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 constexpr std::size_t kTrailerBytes = 2;  // pad length, next header
 

@@ -1,18 +1,11 @@
 #include "netpath/ip_header.hpp"
+#include "netpath/byte_order.hpp"
 
 #include <cstdint>
 #include <cstring>
 
 namespace ipsecfs::netpath {
 namespace {
-
-uint16_t load16(const uint8_t* p) {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-void store16(uint8_t* p, std::size_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
 
 // IPv4 Identification values for the headers we build. The kernel replaces an ID of 0 on a
 // raw socket (when DF is clear) after we computed an AH ICV over it (RFC 4302 §3.3.3.1.1.1:
@@ -33,18 +26,18 @@ void set_next_ipv4_id_for_test(uint16_t id) {
 
 void ensure_ipv4_id(std::span<uint8_t> pkt) {
     if (pkt.size() < kIpv4HeaderBytes || (pkt[0] >> 4) != 4) return;
-    if (load16(&pkt[4]) != 0 || (pkt[6] & 0x40) != 0) return;
-    store16(&pkt[4], next_ipv4_id());
+    if (get_be16(&pkt[4]) != 0 || (pkt[6] & 0x40) != 0) return;
+    put_be16(&pkt[4], next_ipv4_id());
     const std::size_t ihl = (pkt[0] & 0x0fu) * 4u;
     if (ihl > pkt.size()) return;
     pkt[10] = pkt[11] = 0;
-    store16(&pkt[10], ipv4_checksum(pkt.first(ihl)));
+    put_be16(&pkt[10], ipv4_checksum(pkt.first(ihl)));
 }
 
 uint16_t ipv4_checksum(std::span<const uint8_t> header) {
     uint32_t sum = 0;
     for (std::size_t i = 0; i + 1 < header.size(); i += 2)
-        sum += load16(&header[i]);
+        sum += get_be16(&header[i]);
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<uint16_t>(~sum);
@@ -57,9 +50,9 @@ std::optional<IpView> parse_ip(std::span<const uint8_t> pkt, bool* is_fragment) 
     if (version == 4) {
         if (pkt.size() < kIpv4HeaderBytes) return std::nullopt;
         const std::size_t ihl = (pkt[0] & 0x0fu) * 4u;
-        const std::size_t total = load16(&pkt[2]);
+        const std::size_t total = get_be16(&pkt[2]);
         if (ihl < kIpv4HeaderBytes || total < ihl || total > pkt.size()) return std::nullopt;
-        const uint16_t frag = load16(&pkt[6]);
+        const uint16_t frag = get_be16(&pkt[6]);
         if ((frag & 0x3fff) != 0) {  // MF set or a non-zero offset
             if (is_fragment) *is_fragment = true;
             return std::nullopt;
@@ -73,7 +66,7 @@ std::optional<IpView> parse_ip(std::span<const uint8_t> pkt, bool* is_fragment) 
     }
     if (version == 6) {
         if (pkt.size() < kIpv6HeaderBytes) return std::nullopt;
-        const std::size_t total = kIpv6HeaderBytes + load16(&pkt[4]);
+        const std::size_t total = kIpv6HeaderBytes + get_be16(&pkt[4]);
         if (total > pkt.size()) return std::nullopt;
         return IpView{Family::v6,
                       kIpv6HeaderBytes,
@@ -89,13 +82,13 @@ void set_protocol_and_length(std::span<uint8_t> pkt, Family family, uint8_t prot
                              std::size_t total_len) {
     if (family == Family::v4) {
         pkt[9] = protocol;
-        store16(&pkt[2], total_len);
+        put_be16(&pkt[2], total_len);
         const std::size_t ihl = (pkt[0] & 0x0fu) * 4u;
         pkt[10] = pkt[11] = 0;
-        store16(&pkt[10], ipv4_checksum(pkt.first(ihl)));
+        put_be16(&pkt[10], ipv4_checksum(pkt.first(ihl)));
     } else {
         pkt[6] = protocol;
-        store16(&pkt[4], total_len - kIpv6HeaderBytes);
+        put_be16(&pkt[4], total_len - kIpv6HeaderBytes);
     }
 }
 
@@ -111,19 +104,19 @@ std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress&
         std::memset(out, 0, kIpv4HeaderBytes);
         out[0] = 0x45;
         out[1] = tos;
-        store16(&out[2], kIpv4HeaderBytes + payload_len);
-        store16(&out[4], next_ipv4_id());
+        put_be16(&out[2], kIpv4HeaderBytes + payload_len);
+        put_be16(&out[4], next_ipv4_id());
         out[8] = 64;
         out[9] = protocol;
         std::memcpy(&out[12], src.data(), 4);
         std::memcpy(&out[16], dst.data(), 4);
-        store16(&out[10], ipv4_checksum({out, kIpv4HeaderBytes}));
+        put_be16(&out[10], ipv4_checksum({out, kIpv4HeaderBytes}));
         return kIpv4HeaderBytes;
     }
     std::memset(out, 0, kIpv6HeaderBytes);
     out[0] = static_cast<uint8_t>(0x60 | tos >> 4);
     out[1] = static_cast<uint8_t>(tos << 4);
-    store16(&out[4], payload_len);
+    put_be16(&out[4], payload_len);
     out[6] = protocol;
     out[7] = 64;
     std::memcpy(&out[8], src.data(), 16);

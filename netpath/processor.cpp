@@ -1,4 +1,5 @@
 #include "netpath/processor.hpp"
+#include "netpath/byte_order.hpp"
 
 #include <array>
 #include <cstring>
@@ -33,11 +34,6 @@ uint8_t wire_protocol(SaProto p) {
             return kProtoIpip;
     }
     return 0;
-}
-
-uint32_t load32(const uint8_t* p) {
-    return static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
-           static_cast<uint32_t>(p[2]) << 8 | p[3];
 }
 
 // ---- outbound transforms -------------------------------------------------------------------
@@ -336,7 +332,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         switch (f.slot.next_header) {
             case kProtoEsp:
                 if (f.slot.offset != v.header_len || body.size() < 4) return std::nullopt;
-                return Said{SaProto::esp, load32(body.data()), v.dst};
+                return Said{SaProto::esp, get_be32(body.data()), v.dst};
             case kProtoAh: {
                 const AhParsed ah = parse_ah(pkt.bytes());
                 if (ah.status != AhStatus::ok) return std::nullopt;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "netpath/byte_order.hpp"
 #include "netpath/crypto/aes_gcm.hpp"
 #include "netpath/crypto/esp_cipher_impl.hpp"
 #include "netpath/crypto/secure_key.hpp"
@@ -16,13 +17,6 @@ constexpr std::size_t kIvBytes = 8;
 constexpr std::size_t kNonceBytes = kSaltBytes + kIvBytes;
 constexpr std::size_t kTagBytes = 16;
 constexpr std::size_t kBlockBytes = 4;
-
-void put_be32(uint8_t* p, uint32_t v) {
-    p[0] = static_cast<uint8_t>(v >> 24);
-    p[1] = static_cast<uint8_t>(v >> 16);
-    p[2] = static_cast<uint8_t>(v >> 8);
-    p[3] = static_cast<uint8_t>(v);
-}
 
 // RFC 4106 §5, RFC 7634 §2.1: AAD = SPI || 32-bit seq, or with ESN SPI || seq_hi || seq_lo.
 struct Aad {
