@@ -8,32 +8,16 @@
 #include "core/render.hpp"
 #include "core/sadb.hpp"
 #include "ipsecfs_version.hpp"
+#include "tests/support/core_helpers.hpp"
 
 namespace ipsecfs {
 namespace {
 
+using testing::command;
+using testing::ip;
+using testing::said;
+
 constexpr int64_t kSecond = 1'000'000'000;
-
-IpAddress ip(const std::string& text) {
-    auto a = IpAddress::parse(text);
-    REQUIRE(a.ok());
-    return *a;
-}
-
-Said said(const std::string& text) {
-    auto s = Said::parse(text);
-    REQUIRE(s.ok());
-    return *s;
-}
-
-Command command(const std::string& line) {
-    auto w = split_command_line(line);
-    REQUIRE(w.ok());
-    auto c = parse_command(*w);
-    INFO(line << "\n  -> " << (c.ok() ? std::string("ok") : c.error()));
-    REQUIRE(c.ok());
-    return *c;
-}
 
 std::string hex(std::size_t bytes) {
     return "0x" + std::string(bytes * 2, 'c');

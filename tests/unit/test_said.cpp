@@ -4,16 +4,12 @@
 #include <unordered_set>
 
 #include "core/said.hpp"
+#include "tests/support/core_helpers.hpp"
 
 namespace ipsecfs {
 namespace {
 
-Said said(const std::string& text) {
-    auto s = Said::parse(text);
-    INFO(text << ": " << (s.ok() ? std::string() : s.error()));
-    REQUIRE(s.ok());
-    return *s;
-}
+using testing::said;
 
 std::string said_error(const std::string& text) {
     auto s = Said::parse(text);
