@@ -121,7 +121,7 @@ po::options_description spi_options() {
                                                                    "fixed IV (shown only)")(
         "replay_window", po::value<std::string>(), "inbound replay window, 1..4096")(
         "life", po::value<std::string>(),
-        "soft|hard-allocations|bytes|addtime|usetime|packets=N,…")(
+        "soft|hard-allocations|bytes|addtime|usetime|packets=N,...")(
         "esn", "extended (64-bit) sequence numbers, RFC 4304")(
         "seq", po::value<std::string>(),
         "initial sequence number (in: highest received; out: last sent)")(
@@ -168,7 +168,17 @@ Result<po::variables_map> run_parser(std::span<const std::string> args,
         po::store(parsed, vm);
         po::notify(vm);
     } catch (const po::error& e) {
-        return fail(std::string(e.what()) + " (see ipsec " + std::string(cmd) + " --help)");
+        // Boost fills in its messages by replacing %name% placeholders until none is left, so a
+        // word that spells one (`--%canonical_option%`) makes what() loop forever. With a '%'
+        // in the words, name the option without Boost's message.
+        const std::string help = " (see ipsec " + std::string(cmd) + " --help)";
+        for (const auto& word : args) {
+            if (word.find('%') == std::string::npos) continue;
+            const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+            return fail("unrecognised or malformed option '" +
+                        (named ? named->get_option_name() : std::string()) + "'" + help);
+        }
+        return fail(std::string(e.what()) + help);
     }
     return vm;
 }
@@ -487,6 +497,7 @@ Result<Command> parse_command(std::span<const std::string> args) {
     if (name == "spigrp") return parse_spigrp(args);
     if (name == "look") return parse_no_args(args, Look{});
     if (name == "version") return parse_no_args(args, Version{});
+    if (name == "monitor") return parse_no_args(args, Monitor{});
     return fail("unknown command '" + name + "' (expected spi, eroute, spigrp, look or version)");
 }
 
@@ -535,6 +546,7 @@ std::string command_usage(std::string_view name) {
     std::ostringstream out;
     if (name == "spi") {
         out << "usage: ipsec spi                                   (print ipsec_spi)\n"
+               "       ipsec spi --watch [--interval S] [--mount DIR]     (live)\n"
                "       ipsec spi <SA> --esp|--ah|--comp ALG [--enckey K] [--authkey K] [options]\n"
                "       ipsec spi <SA> --ip4|--ip6 --src ADDR --dst ADDR\n"
                "       ipsec spi <SA> --del\n"
@@ -558,9 +570,14 @@ std::string command_usage(std::string_view name) {
         out << "usage: ipsec look       (eroutes, groups, tncfg, then the sorted SAs)\n";
     } else if (name == "version") {
         out << "usage: ipsec version\n";
+    } else if (name == "monitor") {
+        out << "usage: ipsec monitor    (one line per soft or hard lifetime event, until "
+               "interrupted)\n";
     } else {
-        out << "usage: ipsec [--control SOCK] spi|eroute|spigrp|look|version [options]\n"
-               "       ipsec [--control SOCK] --batch FILE|-\n";
+        out << "usage: ipsec [--control SOCK] spi|eroute|spigrp|look|monitor|version [options]\n"
+               "       ipsec [--control SOCK] --batch FILE|-\n"
+               "       ipsec --help | --version | COMMAND --help\n"
+               "       ipsec top [options]      (per-SA rates, live; see ipsec top --help)\n";
     }
     return out.str();
 }

@@ -54,9 +54,10 @@ struct Spigrp {
 
 struct Look {};
 struct Version {};
+struct Monitor {};  // stream lifetime events (the CLI opens its own connection for it)
 
 using Command = std::variant<SpiShow, SpiAdd, SpiDel, SpiClear, ErouteShow, ErouteAdd, ErouteDel,
-                             ErouteClear, SpigrpShow, Spigrp, Look, Version>;
+                             ErouteClear, SpigrpShow, Spigrp, Look, Version, Monitor>;
 
 // args[0] is the command name (spi, eroute, spigrp, look, version); the rest are its options.
 // Errors are one line, naming the offending option or value.

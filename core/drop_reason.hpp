@@ -21,6 +21,7 @@ enum class DropReason : uint8_t {
     policy_mismatch,    // inner addresses outside the tunnel SA's policy
     tunnel_mismatch,    // IPIP outer addresses do not match the tun SA
     seq_exhausted,      // outbound sequence number space used up (no ESN: 2^32 - 1)
+    seq_unreserved,     // next outbound sequence number not yet reserved in the state file
     life_expired,       // a hard lifetime limit was reached
     decompress_failed,  // IPCOMP payload corrupt or inflates past the limit
     too_big,            // packet would exceed the outer MTU / buffer after transforms
@@ -34,10 +35,10 @@ enum class DropReason : uint8_t {
 inline constexpr std::size_t kDropReasonCount = static_cast<std::size_t>(DropReason::count_);
 
 inline constexpr std::array<std::string_view, kDropReasonCount> kDropReasonNames = {
-    "malformed",       "no_eroute",     "no_sa",          "group_incomplete",  "replay",
-    "out_of_window",   "auth_failed",   "bad_size",       "bad_padding",       "policy_mismatch",
-    "tunnel_mismatch", "seq_exhausted", "life_expired",   "decompress_failed", "too_big",
-    "unsupported",     "not_esp",       "encap_mismatch", "tx_error",
+    "malformed",       "no_eroute",     "no_sa",          "group_incomplete", "replay",
+    "out_of_window",   "auth_failed",   "bad_size",       "bad_padding",      "policy_mismatch",
+    "tunnel_mismatch", "seq_exhausted", "seq_unreserved", "life_expired",     "decompress_failed",
+    "too_big",         "unsupported",   "not_esp",        "encap_mismatch",   "tx_error",
 };
 static_assert(!kDropReasonNames.back().empty(), "every DropReason needs a name");
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/lifetime.hpp"
+#include "core/sa_values.hpp"
 #include "ipsecfs_version.hpp"
 
 namespace ipsecfs {
@@ -23,15 +25,6 @@ void append_hex(std::string& out, uint64_t v) {
     (void)ec;
     out += "0x";
     out.append(buf, end);
-}
-
-uint64_t seconds_since(int64_t then_ns, int64_t now_ns) {
-    return now_ns > then_ns ? static_cast<uint64_t>((now_ns - then_ns) / kNsPerSecond) : 0;
-}
-
-bool has_replay_group(const Sa& sa) {
-    const SaProto p = sa.said().proto;
-    return p == SaProto::esp || p == SaProto::ah;
 }
 
 // ratio= appears on IPCOMP SAs that have compressed something.
@@ -62,28 +55,7 @@ struct LifeValues {
 
 LifeValues life_values(const Sa& sa, const SadbSnapshot& snap, LifeKind kind, int64_t now_ns) {
     const auto& limit = sa.config().life[static_cast<std::size_t>(kind)];
-    const SaCounters& k = sa.counters();
-    uint64_t c = 0;
-    switch (kind) {
-        case LifeKind::alloc:
-            c = snap.allocations(sa.said());
-            break;
-        case LifeKind::bytes:
-            c = k.bytes.get();
-            break;
-        case LifeKind::addtime:
-            c = seconds_since(sa.added_ns(), now_ns);
-            break;
-        case LifeKind::usetime: {
-            const int64_t first = k.first_use_ns.load(std::memory_order_relaxed);
-            c = first ? seconds_since(first, now_ns) : 0;
-            break;
-        }
-        case LifeKind::packets:
-            c = k.packets.get();
-            break;
-    }
-    return {c, limit.soft, limit.hard};
+    return {life_current(sa, snap, kind, now_ns), limit.soft, limit.hard};
 }
 
 void append_triple(std::string& out, const LifeValues& v) {
@@ -109,12 +81,6 @@ std::string iv_hex(const std::vector<uint8_t>& iv) {
         s += kDigits[b & 0xf];
     }
     return s;
-}
-
-uint64_t idle_seconds(const Sa& sa, int64_t now_ns, bool& used) {
-    const int64_t last = sa.counters().last_use_ns.load(std::memory_order_relaxed);
-    used = sa.counters().first_use_ns.load(std::memory_order_relaxed) != 0;
-    return used ? seconds_since(last, now_ns) : 0;
 }
 
 std::string policy_text(const InboundPolicy& p) {
@@ -181,7 +147,11 @@ void append_spi_line(std::string& out, const Sa& sa, const SadbSnapshot& snap, i
     item(LifeKind::alloc, "alloc", alloc.soft != 0 || alloc.hard != 0);
     item(LifeKind::bytes, "bytes", life_values(sa, snap, LifeKind::bytes, now_ns).any());
     item(LifeKind::addtime, "add", true);
-    item(LifeKind::usetime, "use", life_values(sa, snap, LifeKind::usetime, now_ns).any());
+    // use(...) appears once the SA was used (KLIPS stored the first-use stamp), even within the
+    // first second, or when a limit is set.
+    const auto& use = life[static_cast<std::size_t>(LifeKind::usetime)];
+    item(LifeKind::usetime, "use",
+         k.first_use_ns.load(std::memory_order_relaxed) != 0 || use.soft != 0 || use.hard != 0);
     item(LifeKind::packets, "packets", life_values(sa, snap, LifeKind::packets, now_ns).any());
 
     bool used = false;
@@ -389,6 +359,21 @@ std::string render_sa_field(const Sa& sa, const SadbSnapshot& snap, SaField fiel
             return life(LifeKind::usetime);
         case SaField::life_packets:
             return life(LifeKind::packets);
+        case SaField::state:
+            return std::string(life_state_name(k.life_state.load(std::memory_order_relaxed))) +
+                   "\n";
+        case SaField::add_time:
+            return number(
+                static_cast<uint64_t>(std::max<int64_t>(sa.added_ns(), 0) / kNsPerSecond));
+        case SaField::use_time:
+            return number(static_cast<uint64_t>(
+                std::max<int64_t>(k.first_use_ns.load(std::memory_order_relaxed), 0) /
+                kNsPerSecond));
+        case SaField::soft_time_left:
+        case SaField::hard_time_left: {
+            const auto left = time_left(sa, field == SaField::hard_time_left, now_ns);
+            return left ? number(*left) : std::string("\n");
+        }
         case SaField::count_:
             break;
     }

@@ -62,6 +62,11 @@ enum class SaField : uint8_t {
     life_add,
     life_use,
     life_packets,
+    state,           // mature, dying or expired (core/lifetime.hpp)
+    add_time,        // seconds since the epoch when the SA was added
+    use_time,        // seconds since the epoch of the first use, 0 before
+    soft_time_left,  // seconds before the earliest soft time limit; empty when none
+    hard_time_left,
     count_
 };
 inline constexpr std::size_t kSaFieldCount = static_cast<std::size_t>(SaField::count_);
@@ -96,6 +101,11 @@ inline constexpr std::array<std::string_view, kSaFieldCount> kSaFieldNames = {
     "life/add",
     "life/use",
     "life/packets",
+    "state",
+    "add_time",
+    "use_time",
+    "soft_time_left",
+    "hard_time_left",
 };
 constexpr std::string_view sa_field_name(SaField f) {
     return kSaFieldNames[static_cast<std::size_t>(f)];

@@ -32,6 +32,25 @@ ReplayWindow::ReplayWindow(uint32_t size, bool esn, uint64_t initial_highest)
     if (highest_ != 0) ring_[top_] |= bit_of(highest_);
 }
 
+void ReplayWindow::restore(uint64_t highest, uint64_t bitmap, uint64_t max_seq_diff) noexcept {
+    highest_ = esn_ ? highest : std::min(highest, kMax32);
+    max_seq_diff_ = max_seq_diff;
+    top_ = 0;
+    if (highest_ == 0) {
+        std::fill(ring_.begin(), ring_.end(), 0);
+        return;
+    }
+    std::fill(ring_.begin(), ring_.end(), ~uint64_t{0});
+    // Bits right of highest in its block stand for numbers not received yet.
+    const uint64_t above = highest_ & 63;
+    ring_[top_] = above == 63 ? ~uint64_t{0} : (uint64_t{1} << (above + 1)) - 1;
+    const uint64_t n = std::min<uint64_t>({size_, 64, highest_});
+    for (uint64_t i = 1; i < n; ++i) {  // bit 0, highest itself, was received
+        const uint64_t seq = highest_ - i;
+        if (((bitmap >> i) & 1) == 0) ring_[slot(seq)] &= ~bit_of(seq);
+    }
+}
+
 // RFC 4303 Appendix A2.2: only the low half Seql is sent; Seqh is chosen so that the number
 // falls inside the window or to its right. Case A: the window lies within one 2^32 subspace
 // (Tl >= W - 1). Case B: it straddles the boundary into the previous subspace.

@@ -31,6 +31,10 @@ class ReplayWindow {
     // size is clamped to 1..kMaxSize. initial_highest: highest number already received
     // (0 = none); only that number is marked received.
     ReplayWindow(uint32_t size, bool esn, uint64_t initial_highest = 0);
+    // Brings back a window saved as highest() and bitmap64() (the state file): the newest
+    // min(size, 64) numbers as the bitmap says and, since it does not say, every older number
+    // inside the window as received: a late packet dropped is better than a replay accepted.
+    void restore(uint64_t highest, uint64_t bitmap, uint64_t max_seq_diff) noexcept;
 
     // Pre-check before the ICV is verified; never changes state.
     [[nodiscard]] Check check(uint32_t seq_lo) const noexcept;

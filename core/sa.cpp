@@ -42,6 +42,10 @@ void SaCounters::mark_used(int64_t now_ns) {
 }
 
 Sa::Sa(uint64_t id, SaConfig config, int64_t added_ns)
-    : id_(id), config_(std::move(config)), added_ns_(added_ns) {}
+    : id_(id), config_(std::move(config)), added_ns_(added_ns) {
+    has_life_limits_ = false;
+    for (const LifeLimit& l : config_.life)
+        has_life_limits_ = has_life_limits_ || l.soft != 0 || l.hard != 0;
+}
 
 }  // namespace ipsecfs

@@ -31,6 +31,11 @@ std::string_view natencap_name(NatEncap n);
 enum class LifeKind : uint8_t { alloc, bytes, addtime, usetime, packets };
 inline constexpr std::size_t kLifeKinds = 5;
 
+// Where an SA is in its life (core/lifetime.hpp): mature until a soft limit is reached, then
+// dying (a rekey is due), expired once a hard limit is reached (it carries nothing more and is
+// about to be removed).
+enum class LifeState : uint8_t { mature, dying, expired };
+
 struct LifeLimit {
     uint64_t soft = 0;  // 0 = none
     uint64_t hard = 0;
@@ -91,6 +96,16 @@ struct SaCounters {
     Counter bitmap;        // newest min(window, 64) received numbers, bit 0 = seq
     Counter max_seq_diff;  // largest forward jump
 
+    // Lifetime marks (core/lifetime.hpp). State moves only forward, by compare-exchange, so each
+    // crossing is made once whoever sees it first (the packet path or the lifetime watcher).
+    std::atomic<LifeState> life_state{LifeState::mature};
+    std::atomic<uint8_t> soft_cause{0};  // ExpiryCause + 1 of the soft crossing, 0 = none yet
+    std::atomic<uint8_t> hard_cause{0};
+    std::atomic<uint64_t> soft_value{0};  // the limited quantity when it was crossed
+    std::atomic<uint64_t> hard_value{0};
+    std::atomic<bool> soft_reported{false};  // the event went out
+    std::atomic<bool> hard_reported{false};
+
     void count_drop(DropReason r, uint64_t n = 1);
     void mark_used(int64_t now_ns);
 };
@@ -112,6 +127,8 @@ class Sa {
     const SaConfig& config() const { return config_; }
     const Said& said() const { return config_.said; }
     int64_t added_ns() const { return added_ns_; }
+    // Any lifetime limit configured (the packet path skips the lifetime checks otherwise).
+    bool has_life_limits() const { return has_life_limits_; }
     SaCounters& counters() const { return counters_; }
 
     SaRuntime* runtime() const { return runtime_.get(); }
@@ -121,6 +138,7 @@ class Sa {
     uint64_t id_;
     SaConfig config_;
     int64_t added_ns_;
+    bool has_life_limits_;
     mutable SaCounters counters_;
     std::unique_ptr<SaRuntime> runtime_;
 };

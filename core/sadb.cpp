@@ -250,6 +250,35 @@ Result<void> Sadb::Transaction::del_sa(const SpiDel& c) {
     return {};
 }
 
+std::vector<SaPtr> Sadb::Transaction::take_down(const Said& said, uint64_t sa_id) {
+    std::vector<SaPtr> removed;
+    auto it = pending_->ordered_.find(said);
+    if (it == pending_->ordered_.end() || it->second->id() != sa_id) return removed;
+    if (pending_->derived_dirty_) pending_->reindex();
+    std::vector<Said> saids = {said};
+    if (const SaGroup* g = pending_->group_of(said)) {
+        for (const Said& s : g->saids) {
+            if (s != said) saids.push_back(s);
+        }
+    }
+    auto& groups = pending_->group_saids_;
+    groups.erase(std::remove_if(groups.begin(), groups.end(),
+                                [&](const std::vector<Said>& g) {
+                                    return std::find(g.begin(), g.end(), said) != g.end();
+                                }),
+                 groups.end());
+    for (const Said& s : saids) {
+        auto found = pending_->ordered_.find(s);
+        if (found == pending_->ordered_.end()) continue;
+        removed.push_back(found->second);
+        pending_->ordered_.erase(found);
+        pending_->by_said_.erase(s);
+        pending_->policies_.erase(s);
+    }
+    pending_->derived_dirty_ = true;
+    return removed;
+}
+
 Result<void> Sadb::Transaction::add_eroute(const ErouteAdd& c) {
     const Sa* sa = pending_->find(c.said);
     if (!sa) return fail("SA " + c.said.str() + " does not exist");
@@ -281,6 +310,15 @@ Result<void> Sadb::Transaction::add_eroute(const ErouteAdd& c) {
     auto& routes = pending_->eroutes_;
     auto it = std::find_if(routes.begin(), routes.end(),
                            [&](const Eroute& e) { return e.src == c.src && e.dst == c.dst; });
+    const bool allocates = it == routes.end() || it->said != c.said;
+    if (const uint64_t hard = sa->config().life[static_cast<std::size_t>(LifeKind::alloc)].hard;
+        hard && allocates) {
+        if (pending_->derived_dirty_) pending_->reindex();
+        if (pending_->allocations(c.said) >= hard) {
+            return fail("SA " + c.said.str() + " reached its hard allocation limit (" +
+                        std::to_string(hard) + " eroutes)");
+        }
+    }
     if (it != routes.end()) {
         if (!c.replace) {
             return fail("eroute " + c.src.str() + " -> " + c.dst.str() +
@@ -333,6 +371,59 @@ Result<void> Sadb::Transaction::group(const Spigrp& c) {
                                 }),
                  groups.end());
     if (c.saids.size() > 1) groups.push_back(c.saids);
+    pending_->derived_dirty_ = true;
+    return {};
+}
+
+Result<void> Sadb::Transaction::restore(const SavedSadb& saved) {
+    if (committed_) return fail("transaction already committed");
+    if (!pending_->ordered_.empty() || !pending_->eroutes_.empty())
+        return fail("the SA database is not empty");
+    for (const SavedSa& s : saved.sas) {
+        const Said& said = s.config.said;
+        const auto why = [&](const std::string& what) {
+            return fail("SA " + said.str() + ": " + what);
+        };
+        if (pending_->ordered_.count(said)) return why("appears twice");
+        if (auto r = check_config(s.config); !r) return why(r.error());
+        const bool replay = said.proto == SaProto::esp || said.proto == SaProto::ah;
+        if (replay && s.config.dir == Direction::in && s.config.replay_window == 0)
+            return why("inbound without a replay window");
+        auto sa = std::make_shared<Sa>(db_.next_sa_id_, restart_config(s), s.added_ns);
+        load_counters(s.counters, sa->counters());
+        if (db_.env_.make_runtime) {
+            auto runtime = db_.env_.make_runtime(*sa);
+            if (!runtime) return why(runtime.error());
+            sa->set_runtime(std::move(*runtime));
+        }
+        ++db_.next_sa_id_;
+        pending_->by_said_[said] = sa;
+        pending_->ordered_[said] = std::move(sa);
+    }
+    std::set<Said> grouped;
+    for (const auto& g : saved.groups) {
+        if (g.size() < 2 || g.size() > SaGroup::kMaxSize)
+            return fail("a group of " + std::to_string(g.size()) + " SAs");
+        for (const Said& said : g) {
+            if (!grouped.insert(said).second) return fail("SA " + said.str() + " is in two groups");
+        }
+        pending_->group_saids_.push_back(g);
+    }
+    for (const SavedEroute& e : saved.eroutes) {
+        const auto same = [&](const Eroute& x) { return x.src == e.src && x.dst == e.dst; };
+        if (e.src.addr.family() != e.dst.addr.family() ||
+            std::any_of(pending_->eroutes_.begin(), pending_->eroutes_.end(), same))
+            return fail("eroute " + e.src.str() + " -> " + e.dst.str() + " is not valid here");
+        pending_->eroutes_.push_back(Eroute{e.src, e.dst, e.said, std::make_shared<Counter>()});
+        pending_->eroutes_.back().packets->set(e.packets);
+    }
+    for (const SavedPolicy& p : saved.policies) {
+        const Sa* sa = pending_->find(p.said);
+        if (!sa || sa->said().proto != SaProto::tun || sa->config().dir != Direction::in)
+            return fail("inbound policy of " + p.said.str() + ": no inbound tun SA");
+        if (!pending_->policies_.emplace(p.said, p.policy).second)
+            return fail("inbound policy of " + p.said.str() + " appears twice");
+    }
     pending_->derived_dirty_ = true;
     return {};
 }

@@ -18,6 +18,7 @@
 #include "core/command.hpp"
 #include "core/result.hpp"
 #include "core/sa.hpp"
+#include "core/saved_sadb.hpp"
 
 namespace ipsecfs {
 
@@ -125,6 +126,19 @@ class Sadb {
         Result<void> apply(const Command& command);
         // Publishes the pending state. A transaction that is destroyed uncommitted changes nothing.
         void commit();
+
+        // Hard lifetime expiry: removes the SA (only if `sa_id` is still the SA under that SAID,
+        // not a replacement added since) and every other member of its group, and dissolves the
+        // group, so no packet can leave with part of the group's protection. Eroutes stay; their
+        // packets are dropped as no_sa until new SAs are added. Returns the removed SAs, the
+        // expired one first; empty when it was already gone.
+        std::vector<SaPtr> take_down(const Said& said, uint64_t sa_id);
+
+        // Brings back what the state file held into an empty SADB: each SA with the time it was
+        // added, its counters and restart_config()'s sequence state, then the groups, eroutes with
+        // their packet counts and inbound policies, as they were (a group or eroute may name an
+        // SA that is gone). Errors name the SA or entry; the pending state is then unusable.
+        Result<void> restore(const SavedSadb& saved);
 
       private:
         friend class Sadb;

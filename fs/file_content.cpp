@@ -1,6 +1,8 @@
 #include "fs/file_content.hpp"
 
 #include "core/render.hpp"
+#include "core/render_json.hpp"
+#include "core/render_metrics.hpp"
 
 namespace ipsecfs::fs {
 
@@ -22,6 +24,10 @@ std::string render_file(const Node& file, const Sa* sa, const SadbSnapshot& snap
             return render_version();
         case RootFile::stats:
             return render_stats(status);
+        case RootFile::metrics:
+            return render_metrics(snap, status, now_ns);
+        case RootFile::ipsec_spi_json:
+            return render_spi_json(snap, now_ns);
         case RootFile::count_:
             break;
     }

@@ -2,8 +2,9 @@
 // Inode numbers: a pure function of what a node is, so they are stable without any table.
 //
 //   1                 the root (FUSE_ROOT_ID)
-//   2 .. 7            ipsec_spi, ipsec_eroute, ipsec_spigrp, ipsec_tncfg, ipsec_version, stats
-//   8                 spi/
+//   2 .. 9            ipsec_spi, ipsec_eroute, ipsec_spigrp, ipsec_tncfg, ipsec_version, stats,
+//                     metrics, ipsec_spi.json
+//   10                spi/
 //   (id << 6) | slot  an SA's nodes, id = Sa::id() >= 1: slot 0 its directory, slot 1 its
 //                     life/ directory, slot 2 + field its field files
 //
@@ -26,6 +27,8 @@ enum class RootFile : uint8_t {
     ipsec_tncfg,
     ipsec_version,
     stats,
+    metrics,
+    ipsec_spi_json,
     count_
 };
 inline constexpr std::size_t kRootFileCount = static_cast<std::size_t>(RootFile::count_);

@@ -5,7 +5,13 @@
 // No state is kept per inode: an inode number says what a node is (inode.hpp), every request
 // resolves it against the SADB's current View, and an SA's nodes answer ENOENT once its id has
 // left the SADB. Opens render a whole file or directory listing into fi->fh; reads and readdirs
-// serve slices of it.
+// serve slices of it. A read from offset 0 starts a new pass, rendered afresh (open_file.hpp).
+//
+// poll: ipsec_spi, ipsec_eroute and ipsec_spigrp wait until a commit changes what they list
+// (watched_files.hpp) since the snapshot the open last rendered, then report POLLIN|POLLPRI until
+// the reader reopens or reads from offset 0 again. Each open keeps at most one fuse_pollhandle;
+// on_commit wakes those of the files that changed (change_watch.hpp). Other files are always
+// readable.
 //
 // Caching: names under spi/ are never cached (entry timeout 0), so the kernel asks again on
 // every path walk: a deleted SA's directory is gone at once, and a replaced SA (same SAID, new
@@ -18,6 +24,7 @@
 
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
 #include <sys/stat.h>
 
 #include <sys/uio.h>
@@ -30,15 +37,17 @@
 #include <vector>
 
 #include "fs/attributes.hpp"
+#include "fs/change_watch.hpp"
 #include "fs/dir_listing.hpp"
 #include "fs/file_content.hpp"
 #include "fs/fuse_ptr.hpp"
 #include "fs/handle_table.hpp"
 #include "fs/inode.hpp"
-#include "fs/rendered_file.hpp"
+#include "fs/open_file.hpp"
 #include "fs/tree.hpp"
 #include "fs/view.hpp"
 #include "fs/wakeable_io.hpp"
+#include "fs/watched_files.hpp"
 
 namespace ipsecfs::fs {
 namespace {
@@ -50,6 +59,11 @@ constexpr double kFixedTimeout = 3600.0;  // the root's entries never change
 constexpr double kSaTimeout = 1.0;        // nor do an SA instance's names and attributes
 constexpr double kNeverCache = 0.0;
 
+struct PollHandleDeleter {
+    void operator()(fuse_pollhandle* ph) const { fuse_pollhandle_destroy(ph); }
+};
+using PollHandlePtr = std::unique_ptr<fuse_pollhandle, PollHandleDeleter>;
+
 // The session's userdata: everything a request handler may use.
 struct Filesystem {
     const Sadb& sadb;
@@ -59,8 +73,9 @@ struct Filesystem {
     int64_t mounted_ns;
     ViewCache views;
     WakeableIo io;
-    HandleTable<RenderedFile> files;
+    HandleTable<OpenFile> files;
     HandleTable<DirListing> dirs;
+    ChangeWatch<PollHandlePtr> watch;
 };
 
 Filesystem& fs_of(fuse_req_t req) {
@@ -179,22 +194,50 @@ void ll_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (opens_for_writing(fi->flags)) return (void)fuse_reply_err(req, EROFS);
 
     auto text = render_file(r->node, r->sa, view->snapshot(), fs.status, fs.now_ns());
-    fi->fh = fs.files.add(std::make_unique<RenderedFile>(std::move(text)));
+    fi->fh = fs.files.add(std::make_unique<OpenFile>(r->node, std::move(text), view->generation()));
     fi->direct_io = 1;  // every open renders afresh; size 0 must not cut reads short
     fi->noflush = 1;
     // An interrupted open never gets a release.
     if (fuse_reply_open(req, fi) != 0) fs.files.remove(fi->fh);
 }
 
+// A new pass over an open file. A file of an SA that has gone keeps its last text.
+void render_again(Filesystem& fs, OpenFile& file) {
+    const ViewPtr view = fs.views.current();
+    const auto r = resolve(*view, file.node());
+    if (!r) return;
+    file.renew(render_file(r->node, r->sa, view->snapshot(), fs.status, fs.now_ns()),
+               view->generation());
+}
+
 void ll_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     if (off < 0) return (void)fuse_reply_err(req, EINVAL);
-    const std::string_view slice =
-        HandleTable<RenderedFile>::get(fi->fh).slice(static_cast<uint64_t>(off), size);
+    Filesystem& fs = fs_of(req);
+    OpenFile& file = HandleTable<OpenFile>::get(fi->fh);
+    // The first pass may use what the open rendered, unless the SADB changed since.
+    if (off == 0 && (file.read_before() || file.generation() != fs.sadb.generation()))
+        render_again(fs, file);
+    const auto text = file.text();
+    const std::string_view slice = text->slice(static_cast<uint64_t>(off), size);
     fuse_reply_buf(req, slice.data(), slice.size());
 }
 
+void ll_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) {
+    PollHandlePtr waiter(ph);
+    const OpenFile& file = HandleTable<OpenFile>::get(fi->fh);
+    const Node& node = file.node();
+    constexpr unsigned kReadable = POLLIN | POLLRDNORM;
+    if (node.kind != NodeKind::root_file || !is_watched(node.root_file))
+        return (void)fuse_reply_poll(req, kReadable);
+    const bool changed = fs_of(req).watch.changed_since(node.root_file, file.generation(), fi->fh,
+                                                        std::move(waiter));
+    fuse_reply_poll(req, changed ? kReadable | POLLPRI : 0);
+}
+
 void ll_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    fs_of(req).files.remove(fi->fh);
+    Filesystem& fs = fs_of(req);
+    fs.watch.forget(fi->fh);
+    fs.files.remove(fi->fh);
     fuse_reply_err(req, 0);
 }
 
@@ -257,6 +300,7 @@ fuse_lowlevel_ops make_ops() {
     ops.open = ll_open;
     ops.read = ll_read;
     ops.release = ll_release;
+    ops.poll = ll_poll;
     ops.setattr = ll_setattr;
     ops.mknod = ll_mknod;
     ops.mkdir = ll_mkdir;
@@ -339,8 +383,13 @@ class MountedFs final : public IpsecFs {
         fs_->io.wake();
     }
 
-    // Nothing to drop: names under spi/ are never cached (see the top of this file).
-    void on_commit(const SadbSnapshot&, const SadbSnapshot&) override {}
+    // No kernel cache to drop: names under spi/ are never cached (see the top of this file). Wakes
+    // the pollers of the files whose list changed.
+    void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) override {
+        for (PollHandlePtr& waiter :
+             fs_->watch.commit(changed_files(before, after), after.generation()))
+            fuse_lowlevel_notify_poll(waiter.get());
+    }
 
   private:
     void unmount() {
@@ -384,6 +433,7 @@ Result<std::unique_ptr<IpsecFs>> IpsecFs::mount(const MountOptions& options, con
         .io = std::move(*io),
         .files = {},
         .dirs = {},
+        .watch = {},
     });
     auto mounted = std::make_unique<MountedFs>(std::move(fs), options.threads);
     if (auto started = mounted->start(resolved, options.debug); !started) {

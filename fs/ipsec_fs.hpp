@@ -37,9 +37,10 @@ class IpsecFs {
     virtual int run() = 0;
     // Thread- and signal-safe: makes run() return.
     virtual void exit() = 0;
-    // Plug into Sadb::Environment::on_commit: drops kernel caches of SAs that went away. (Today
-    // there are none to drop: names under spi/ are never cached. The hook keeps the daemon's
-    // wiring independent of that policy.)
+    // Plug into Sadb::Environment::on_commit: wakes the poll()s waiting on the files whose list
+    // changed, and drops kernel caches of SAs that went away. (Today there are none to drop:
+    // names under spi/ are never cached. The hook keeps the daemon's wiring independent of that
+    // policy.)
     virtual void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) = 0;
 };
 

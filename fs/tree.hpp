@@ -13,7 +13,8 @@
 namespace ipsecfs::fs {
 
 inline constexpr std::array<std::string_view, kRootFileCount> kRootFileNames = {
-    "ipsec_spi", "ipsec_eroute", "ipsec_spigrp", "ipsec_tncfg", "ipsec_version", "stats",
+    "ipsec_spi",     "ipsec_eroute", "ipsec_spigrp", "ipsec_tncfg",
+    "ipsec_version", "stats",        "metrics",      "ipsec_spi.json",
 };
 inline constexpr std::string_view kSpiDirName = "spi";
 inline constexpr std::string_view kLifeDirName = "life";

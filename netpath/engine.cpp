@@ -146,11 +146,23 @@ Result<std::unique_ptr<Engine>> Engine::start_with(const EngineOptions& options,
     return std::unique_ptr<Engine>(std::move(engine));
 }
 
-Result<std::unique_ptr<SaRuntime>> Engine::make_runtime(const Sa& sa) {
+namespace {
+
+Result<std::unique_ptr<SaRuntime>> make_sa_state(const Sa& sa, bool reserve_sequence) {
     if (!crypto::init()) return fail("libsodium initialisation failed");
-    auto st = SaState::create(sa);
+    auto st = SaState::create(sa, reserve_sequence);
     if (!st) return std::move(st).take_error();
     return std::unique_ptr<SaRuntime>(std::move(*st));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SaRuntime>> Engine::make_runtime(const Sa& sa) {
+    return make_sa_state(sa, false);
+}
+
+Result<std::unique_ptr<SaRuntime>> Engine::make_reserved_runtime(const Sa& sa) {
+    return make_sa_state(sa, true);
 }
 
 }  // namespace ipsecfs::netpath

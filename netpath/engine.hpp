@@ -38,6 +38,9 @@ class Engine {
     // Builds the per-SA state (keyed cipher, replay window, sequence counter); plug into
     // Sadb::Environment::make_runtime. Refuses SAs the engine cannot carry.
     static Result<std::unique_ptr<SaRuntime>> make_runtime(const Sa& sa);
+    // The same for a daemon with a state file: outbound AH/ESP SAs send only the sequence numbers
+    // their reservation allows (SaState::reservation(), raised by the state writer).
+    static Result<std::unique_ptr<SaRuntime>> make_reserved_runtime(const Sa& sa);
 
     virtual ~Engine() = default;
     // Called after each SADB commit (recomputes the TUN MTU from the SA overheads).

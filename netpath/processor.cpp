@@ -5,6 +5,7 @@
 #include <cstring>
 #include <optional>
 
+#include "core/lifetime.hpp"
 #include "netpath/ah_packet.hpp"
 #include "netpath/esp_packet.hpp"
 #include "netpath/ip_header.hpp"
@@ -66,7 +67,8 @@ Outcome esp_out(const Sa& sa, SaState& st, Packet& pkt) {
     if (pkt.headroom() < grow) return {false, DropReason::too_big};
     const auto seq = seqs->next();
     // RFC 4303 §3.3.3: the counter never cycles; the SA stops sending until it is rekeyed.
-    if (!seq) return {false, DropReason::seq_exhausted};
+    if (!seq)
+        return {false, seqs->exhausted() ? DropReason::seq_exhausted : DropReason::seq_unreserved};
 
     const std::size_t hlen = ip->header_len;
     const uint8_t next_header = ip->protocol;
@@ -107,7 +109,8 @@ Outcome ah_out(const Sa& sa, SaState& st, Packet& pkt) {
     if (!mac || !seqs) return {false, DropReason::no_sa};
     const auto seq = seqs->next();
     // RFC 4302 §3.3.2: as for ESP, the counter never cycles.
-    if (!seq) return {false, DropReason::seq_exhausted};
+    if (!seq)
+        return {false, seqs->exhausted() ? DropReason::seq_exhausted : DropReason::seq_unreserved};
     ensure_ipv4_id(pkt.bytes());
     const AhStatus r = ah_seal(*mac, pkt, sa.said().spi, *seq, sa.config().esn);
     sa.counters().seq.set(*seq);
@@ -231,6 +234,7 @@ void count_use(const Chain& chain, std::size_t clear_len, int64_t now_ns) {
         k.bytes.add(clear_len);
         k.packets.add(1);
         k.mark_used(now_ns);
+        life_settle(*chain.sa[i], now_ns);
     }
 }
 
@@ -268,6 +272,10 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
     }
 
     const std::size_t clear_len = pkt.size();
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        if (!life_admit(*chain.sa[i], clear_len, now_ns))
+            return drop(DropReason::life_expired, chain.sa[i]);
+    }
     for (std::size_t i = 0; i < chain.size; ++i) {
         const Sa& sa = *chain.sa[i];
         SaState* st = state_of(sa);
@@ -374,6 +382,11 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     }
     const bool udp = pkt.outer.kind == OuterKind::udp;
     if (udp != (sa->config().natt == NatEncap::nonesp)) return drop(DropReason::encap_mismatch, sa);
+    // Time and packet limits before the crypto; the byte limit once the clear length is known.
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        if (!life_admit(*chain.sa[i], 0, now_ns))
+            return drop(DropReason::life_expired, chain.sa[i]);
+    }
 
     for (std::size_t i = first; i < chain.size; ++i) {
         const Sa& m = *chain.sa[i];
@@ -382,6 +395,11 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         if (i > first) {
             ip = parse_ip(pkt.bytes());
             if (!ip) return drop(DropReason::malformed, &m);
+            // IPv6 fragments go without IPCOMP (ipcomp_compress): no layer to look for.
+            if (m.said().proto == SaProto::comp &&
+                find_ipsec_slot(pkt.bytes(), false).status == SlotStatus::unsupported) {
+                continue;
+            }
             const auto proto = next_protocol(pkt.bytes());
             if (!proto) return drop(DropReason::malformed, &m);
             // An IPCOMP layer is absent when the sender found compression did not pay.
@@ -417,6 +435,10 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         if (!r.ok) return drop(r.reason, &m);
     }
     if (!parse_ip(pkt.bytes())) return drop(DropReason::malformed, chain.sa[chain.size - 1]);
+    for (std::size_t i = 0; i < chain.size; ++i) {
+        if (!life_admit(*chain.sa[i], pkt.size(), now_ns))
+            return drop(DropReason::life_expired, chain.sa[i]);
+    }
     pkt.clear_len = pkt.size();
     count_use(chain, pkt.size(), now_ns);
     status_.packets_in.add();

@@ -10,7 +10,7 @@
 
 namespace ipsecfs::netpath {
 
-Result<std::unique_ptr<SaState>> SaState::create(const Sa& sa) {
+Result<std::unique_ptr<SaState>> SaState::create(const Sa& sa, bool reserve_sequence) {
     const SaConfig& cfg = sa.config();
     std::unique_ptr<SaState> s(new SaState());
     s->proto_ = cfg.xform.proto;
@@ -38,10 +38,15 @@ Result<std::unique_ptr<SaState>> SaState::create(const Sa& sa) {
         if (cfg.dir == Direction::in) {
             s->replay_.emplace(cfg.replay_window ? cfg.replay_window : kDefaultReplayWindow,
                                cfg.esn, cfg.initial_seq);
-            sa.counters().seq.set(s->replay_->highest());
+            SaCounters& k = sa.counters();
+            if (const uint64_t bitmap = k.bitmap.get(); bitmap != 0)
+                s->replay_->restore(cfg.initial_seq, bitmap, k.max_seq_diff.get());
+            k.seq.set(s->replay_->highest());
         } else {
-            s->sequence_.emplace(cfg.esn, cfg.initial_seq);
-            sa.counters().seq.set(cfg.initial_seq);
+            if (reserve_sequence)
+                s->reservation_ = std::make_unique<SequenceReservation>(cfg.initial_seq);
+            s->sequence_.emplace(cfg.esn, cfg.initial_seq, s->reservation_.get());
+            sa.counters().seq.set(s->sequence_->last());
         }
     }
     return s;

@@ -1,5 +1,7 @@
 #include "mountd/lib/cli.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -10,9 +12,12 @@
 #include <vector>
 
 #include "core/command.hpp"
+#include "core/live_view_options.hpp"
 #include "ipsecfs_version.hpp"
 #include "mountd/lib/batch.hpp"
 #include "mountd/lib/control_client.hpp"
+#include "mountd/lib/top_view.hpp"
+#include "mountd/lib/watch_view.hpp"
 
 namespace ipsecfs::mountd {
 namespace {
@@ -99,14 +104,37 @@ int run_batch(const std::string& control, const std::string& file) {
     return print(response->text);
 }
 
+// Copies the event stream to stdout, line by line as it comes, until the daemon closes it.
+int run_monitor(const std::string& control) {
+    auto stream = open_monitor(control);
+    if (!stream) return error_line("ipsec monitor", stream.error());
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(stream->get(), buf, sizeof buf);
+        if (n == 0) return 0;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return error_line("ipsec monitor", std::strerror(errno));
+        }
+        if (std::fwrite(buf, 1, static_cast<std::size_t>(n), stdout) !=
+                static_cast<std::size_t>(n) ||
+            std::fflush(stdout) != 0)
+            return 0;  // the reader went away (e.g. `ipsec monitor | head -1`)
+    }
+}
+
 int run_command(const std::string& control, std::vector<std::string> argv) {
     const std::string who = "ipsec " + argv.front();
+    // The live views read the mount; the daemon never sees them.
+    if (argv.front() == "top") return run_top(argv);
     for (std::size_t i = 1; i < argv.size(); ++i) {
         if (argv[i] == "--help") return print(command_usage(argv.front()));
     }
+    if (is_spi_watch(argv)) return run_spi_watch(argv);
     auto command = parse_command(argv);
     if (!command) return error_line(who, command.error());
     if (std::holds_alternative<Version>(*command)) return show_version(control);
+    if (std::holds_alternative<Monitor>(*command)) return run_monitor(control);
     auto response = call_daemon(control, Request{RequestKind::command, {{0, std::move(argv)}}});
     if (!response) return error_line(who, response.error());
     if (response->status != ResponseStatus::ok) return error_line(who, response->text);

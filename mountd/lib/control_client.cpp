@@ -16,12 +16,7 @@ constexpr std::chrono::seconds kSendTimeout{60};
 // A batch of many SAs is applied before the answer comes.
 constexpr std::chrono::seconds kAnswerTimeout{600};
 
-}  // namespace
-
-Result<Response> call_daemon(const std::string& path, const Request& request) {
-    auto payload = encode_request(request);
-    if (!payload) return std::move(payload).take_error();
-
+Result<fs::UniqueFd> connect_daemon(const std::string& path) {
     const std::string unreachable = "cannot reach ipsec-mountd at " + path + ": ";
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -31,12 +26,18 @@ Result<Response> call_daemon(const std::string& path, const Request& request) {
     if (!fd) return fail(unreachable + std::strerror(errno));
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
         return fail(unreachable + std::strerror(errno));
+    return fd;
+}
 
+// One request and its answer on a connection that stays open.
+Result<Response> exchange(int fd, const std::string& path, const Request& request) {
+    auto payload = encode_request(request);
+    if (!payload) return std::move(payload).take_error();
     const std::string broken = "ipsec-mountd at " + path + ": ";
     // A daemon that refuses us answers at once and stops reading: look for that answer
     // before reporting a failed write.
-    auto sent = write_frame(fd.get(), *payload, deadline_in(kSendTimeout));
-    auto frame = read_frame(fd.get(), kMaxResponseBytes,
+    auto sent = write_frame(fd, *payload, deadline_in(kSendTimeout));
+    auto frame = read_frame(fd, kMaxResponseBytes,
                             deadline_in(sent ? kAnswerTimeout : std::chrono::seconds(1)));
     if (!sent && (!frame || !*frame)) return fail(broken + sent.error());
     if (!frame) return fail(broken + frame.error());
@@ -44,6 +45,23 @@ Result<Response> call_daemon(const std::string& path, const Request& request) {
     auto response = decode_response(**frame);
     if (!response) return fail(broken + response.error());
     return response;
+}
+
+}  // namespace
+
+Result<Response> call_daemon(const std::string& path, const Request& request) {
+    auto fd = connect_daemon(path);
+    if (!fd) return std::move(fd).take_error();
+    return exchange(fd->get(), path, request);
+}
+
+Result<fs::UniqueFd> open_monitor(const std::string& path) {
+    auto fd = connect_daemon(path);
+    if (!fd) return std::move(fd).take_error();
+    auto response = exchange(fd->get(), path, Request{RequestKind::monitor, {}});
+    if (!response) return std::move(response).take_error();
+    if (response->status != ResponseStatus::ok) return fail(response->text);
+    return std::move(*fd);
 }
 
 }  // namespace ipsecfs::mountd

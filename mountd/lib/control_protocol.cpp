@@ -135,7 +135,8 @@ Result<Request> decode_request(std::string_view payload) {
     if (version != kProtocolVersion)
         return fail("unsupported protocol version " + std::to_string(version));
     if (kind != static_cast<uint8_t>(RequestKind::command) &&
-        kind != static_cast<uint8_t>(RequestKind::batch))
+        kind != static_cast<uint8_t>(RequestKind::batch) &&
+        kind != static_cast<uint8_t>(RequestKind::monitor))
         return fail("malformed request: unknown kind " + std::to_string(kind));
     Request request;
     request.kind = static_cast<RequestKind>(kind);
@@ -144,6 +145,8 @@ Result<Request> decode_request(std::string_view payload) {
         return fail("malformed request: bad line count");
     if (request.kind == RequestKind::command && count != 1)
         return fail("malformed request: a command request holds one command");
+    if (request.kind == RequestKind::monitor && count != 0)
+        return fail("malformed request: a monitor request holds no command");
     request.lines.resize(count);
     for (CommandLine& line : request.lines) {
         uint32_t words = 0;

@@ -2,11 +2,13 @@
 // The control socket's wire format, shared by ipsec-mountd and the ipsec command.
 //
 // Every message is one frame: a 4-byte big-endian payload length, then the payload.
-//   request  = u8 version (1), u8 kind (1 command, 2 batch), u32 count,
+//   request  = u8 version (1), u8 kind (1 command, 2 batch, 3 monitor), u32 count,
 //              count x { u32 line, u32 word count, word count x { u32 length, bytes } }
 //   response = u8 version (1), u8 status (0 ok, 1 error), then the text (output, or one error line)
 // Integers are big-endian. A command request holds exactly one command line; a batch holds many,
-// applied in one SADB transaction. The limits below bound what a peer can make us allocate.
+// applied in one SADB transaction. A monitor request holds none: after its ok response the
+// connection stays open and carries lifetime events, one text line each, until either side
+// closes it. The limits below bound what a peer can make us allocate.
 
 #include <chrono>
 #include <cstddef>
@@ -35,7 +37,7 @@ struct CommandLine {
     bool operator==(const CommandLine&) const = default;
 };
 
-enum class RequestKind : uint8_t { command = 1, batch = 2 };
+enum class RequestKind : uint8_t { command = 1, batch = 2, monitor = 3 };
 
 struct Request {
     RequestKind kind = RequestKind::command;

@@ -22,17 +22,22 @@ void log_error(const std::string& what) {
 }  // namespace
 
 Result<std::unique_ptr<ControlServer>> ControlServer::start(ControlListener listener,
-                                                            Handler handler) {
+                                                            Handler handler,
+                                                            Subscriber subscriber) {
     fs::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake) return fail(std::string("eventfd: ") + std::strerror(errno));
-    std::unique_ptr<ControlServer> server(
-        new ControlServer(std::move(listener), std::move(handler), std::move(wake)));
+    std::unique_ptr<ControlServer> server(new ControlServer(
+        std::move(listener), std::move(handler), std::move(subscriber), std::move(wake)));
     server->thread_ = std::thread([s = server.get()] { s->loop(); });
     return server;
 }
 
-ControlServer::ControlServer(ControlListener listener, Handler handler, fs::UniqueFd wake)
-    : listener_(std::move(listener)), handler_(std::move(handler)), wake_(std::move(wake)) {}
+ControlServer::ControlServer(ControlListener listener, Handler handler, Subscriber subscriber,
+                             fs::UniqueFd wake)
+    : listener_(std::move(listener)),
+      handler_(std::move(handler)),
+      subscriber_(std::move(subscriber)),
+      wake_(std::move(wake)) {}
 
 ControlServer::~ControlServer() {
     stop();
@@ -80,6 +85,13 @@ void ControlServer::serve(fs::UniqueFd client) {
     if (!*frame) return;  // connected and left: someone checking that we are alive
     auto request = decode_request(**frame);
     *frame = std::nullopt;  // the raw bytes are not needed while the request runs
+    if (request && request->kind == RequestKind::monitor && subscriber_) {
+        if (auto r = write_frame(client.get(), encode_response(Response::success()),
+                                 deadline_in(kResponseTimeout));
+            !r)
+            return log_error("pid " + std::to_string(peer.pid) + ": " + r.error());
+        return subscriber_(std::move(client));
+    }
     const Response response = request ? handler_(*request) : Response::failure(request.error());
     if (auto r =
             write_frame(client.get(), encode_response(response), deadline_in(kResponseTimeout));

@@ -7,6 +7,8 @@ namespace ipsecfs::mountd {
 
 Response ControlService::handle(const Request& request) const {
     if (request.kind == RequestKind::batch) return run_batch(request.lines);
+    if (request.kind == RequestKind::monitor)
+        return Response::failure("this daemon does not stream events");
     if (request.lines.size() != 1) return Response::failure("malformed request");
     return run_command(request.lines.front());
 }

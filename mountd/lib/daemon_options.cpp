@@ -22,6 +22,9 @@ po::options_description settings(DaemonOptions& o) {
         ("outer-dev", po::value(&o.outer_dev)->value_name("DEV"),
          "bind the outer (ESP/AH/IPCOMP) sockets to this device")                                 //
         ("state", po::value(&o.state)->default_value(o.state)->value_name("FILE"), "state file")  //
+        ("startup", po::value(&o.startup)->value_name("FILE"),
+         "apply the `ipsec --batch` lines of FILE in one transaction before reporting ready; "
+         "-FILE: only if FILE exists")  //
         ("read-group", po::value(&o.read_group)->value_name("GROUP"),
          "group that may read the mount besides root")                                  //
         ("foreground", po::bool_switch(&o.foreground), "do not detach; log to stderr")  //
@@ -29,7 +32,14 @@ po::options_description settings(DaemonOptions& o) {
          "packet worker threads")  //
         ("replay-window",
          po::value(&o.replay_window)->default_value(o.replay_window)->value_name("N"),
-         "default replay window of inbound AH/ESP SAs, 1..4096");
+         "default replay window of inbound AH/ESP SAs, 1..4096")  //
+        ("on-expire", po::value(&o.on_expire)->value_name("CMD"),
+         "run `sh -c CMD` on every soft or hard lifetime event (facts in IPSEC_* variables)")  //
+        ("on-expire-timeout",
+         po::value(&o.on_expire_timeout)->default_value(o.on_expire_timeout)->value_name("S"),
+         "kill an --on-expire command after S seconds")  //
+        ("seq-headroom", po::value(&o.seq_headroom)->default_value(o.seq_headroom)->value_name("N"),
+         "soft lifetime event when an outbound SA has N sequence numbers left (0: none)");
     return d;
 }
 
@@ -41,6 +51,8 @@ Result<void> check(const DaemonOptions& o) {
     }
     if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)
         return fail("--replay-window must be 1.." + std::to_string(kMaxReplayWindow));
+    if (o.on_expire_timeout < 1) return fail("--on-expire-timeout must be at least 1 second");
+    if (o.startup == "-") return fail("--startup must name a file");
     if (o.mount.empty()) return fail("--mount must name a directory");
     if (o.control.empty()) return fail("--control must name a socket path");
     if (o.tun.empty()) return fail("--tun must name a device or be `none`");
@@ -55,7 +67,9 @@ Result<DaemonCommandLine> parse_daemon_options(int argc, const char* const* argv
     po::options_description only_cli("Command line only");
     only_cli.add_options()                                                                  //
         ("config", po::value<std::string>()->value_name("FILE"), "read options from FILE")  //
-        ("help,h", "show this help and exit")                                               //
+        ("discard-state", po::bool_switch(&result.options.discard_state),
+         "start with no SAs when the state file is damaged (it is moved aside as FILE.bad-TIME)")  //
+        ("help,h", "show this help and exit")  //
         ("version", "show the version and exit");
     po::options_description all;
     all.add(only_cli).add(file_options);

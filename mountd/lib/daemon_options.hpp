@@ -17,9 +17,14 @@ struct DaemonOptions {
     std::string outer_dev;       // bind the outer sockets to this device
     std::string state = "/var/lib/ipsecfs/state";
     std::string read_group;  // group allowed to read the mount besides root
+    std::string startup;     // `ipsec --batch` lines applied at start; "-FILE": if it exists
     bool foreground = false;
+    bool discard_state = false;  // a damaged state file is moved aside instead of refusing to start
     unsigned workers = 1;
     uint32_t replay_window = kDefaultReplayWindow;
+    std::string on_expire;  // shell command per lifetime event; empty: none
+    unsigned on_expire_timeout = 60;
+    uint64_t seq_headroom = uint64_t{1} << 24;
 
     bool packet_engine() const { return tun != "none"; }
 };

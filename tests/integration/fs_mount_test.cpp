@@ -6,8 +6,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/mount.h>
+#include <sys/select.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -298,7 +301,7 @@ TEST_CASE("directories list the tree", "[fs][mount]") {
     };
     REQUIRE(sorted(list_dir(m.path())) ==
             sorted({".", "..", "ipsec_spi", "ipsec_eroute", "ipsec_spigrp", "ipsec_tncfg",
-                    "ipsec_version", "stats", "spi"}));
+                    "ipsec_version", "stats", "metrics", "ipsec_spi.json", "spi"}));
     REQUIRE(sorted(list_dir(m.path("spi"))) ==
             sorted({".", "..", "esp.1000@192.0.2.2", "esp.1001@192.0.2.3", "esp:2000@2001:db8::2",
                     "tun.1001@192.0.2.2", "ah.300@192.0.2.3"}));
@@ -546,6 +549,255 @@ TEST_CASE("recover_stale_mount: refuses live mounts, detaches dead ones", "[fs][
         REQUIRE_FALSE(listed_in_mountinfo(dir));
         ::rmdir(dir.c_str());
     }
+}
+
+// --- poll ----------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr short kChanged = POLLIN | POLLPRI;
+
+// revents of one poll() for POLLIN|POLLPRI, 0 on timeout.
+short poll_events(int fd, int timeout_ms) {
+    pollfd p{fd, POLLIN | POLLPRI, 0};
+    const int n = ::poll(&p, 1, timeout_ms);
+    REQUIRE(n >= 0);
+    return n == 0 ? 0 : p.revents;
+}
+
+std::string read_from_start(int fd) {
+    std::string text;
+    char buf[4096];
+    for (off_t off = 0;;) {
+        const ssize_t n = ::pread(fd, buf, sizeof(buf), off);
+        REQUIRE(n >= 0);
+        if (n == 0) return text;
+        text.append(buf, static_cast<std::size_t>(n));
+        off += n;
+    }
+}
+
+int open_ro(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    return fd;
+}
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+TEST_CASE("poll: ipsec_spi wakes when an SA is added, replaced or deleted, not before",
+          "[fs][mount][poll]") {
+    Mounted m;
+    add_sample_sas(m);
+    int fd = open_ro(m.path("ipsec_spi"));
+    REQUIRE(poll_events(fd, 200) == 0);
+    REQUIRE(poll_events(fd, 0) == 0);
+
+    // Counters, ages, eroutes and groups are not the SA list.
+    m.sa("esp.1000@192.0.2.2").counters().bytes.add(5);
+    m.advance(3);
+    m.apply({"eroute", "--add", "--src", "198.51.100.0/24", "--dst", "203.0.113.128/25", "--said",
+             "esp.1000@192.0.2.2"});
+    m.apply({"spigrp", "--said", "tun.1001@192.0.2.2"});
+    REQUIRE(poll_events(fd, 200) == 0);
+
+    // Added: readable at once, and still readable until the reader reads from the start again.
+    m.apply(esp_args("esp.4000@192.0.2.2"));
+    REQUIRE(poll_events(fd, 0) == kChanged);
+    REQUIRE(poll_events(fd, 1000) == kChanged);
+    const std::string text = read_from_start(fd);
+    REQUIRE(text == render_spi(*m.sadb().snapshot(), m.now()));
+    REQUIRE(text.find("esp.4000@192.0.2.2") != std::string::npos);
+    REQUIRE(poll_events(fd, 200) == 0);
+
+    // Replaced: a new instance under the same SAID.
+    auto replace = esp_args("esp.4000@192.0.2.2");
+    replace.push_back("--replace");
+    m.apply(replace);
+    REQUIRE(poll_events(fd, 0) == kChanged);
+    read_from_start(fd);
+    REQUIRE(poll_events(fd, 0) == 0);
+
+    // Deleted while a poll blocks in another thread: the commit wakes it.
+    short woken = -1;
+    double waited_ms = 0;
+    std::thread poller([&] {
+        const auto t = Clock::now();
+        woken = poll_events(fd, 5000);
+        waited_ms = ms_since(t);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    m.apply({"spi", "--said", "esp.4000@192.0.2.2", "--del"});
+    poller.join();
+    CHECK(woken == kChanged);
+    CHECK(waited_ms >= 250);
+    CHECK(waited_ms < 2000);
+    REQUIRE(read_from_start(fd).find("esp.4000") == std::string::npos);
+    REQUIRE(poll_events(fd, 100) == 0);
+
+    // A reader that reopens after the wake waits for the next change, too.
+    m.apply(esp_args("esp.4001@192.0.2.2"));
+    REQUIRE(poll_events(fd, 0) == kChanged);
+    ::close(fd);
+    fd = open_ro(m.path("ipsec_spi"));
+    REQUIRE(poll_events(fd, 200) == 0);
+    m.apply({"spi", "--clear"});
+    REQUIRE(poll_events(fd, 1000) == kChanged);
+    REQUIRE(read_from_start(fd).empty());
+    REQUIRE(poll_events(fd, 100) == 0);
+    ::close(fd);
+}
+
+TEST_CASE("poll: ipsec_eroute and ipsec_spigrp wake for their own changes only",
+          "[fs][mount][poll]") {
+    Mounted m;
+    add_sample_sas(m);
+    const int spi = open_ro(m.path("ipsec_spi"));
+    const int eroute = open_ro(m.path("ipsec_eroute"));
+    const int spigrp = open_ro(m.path("ipsec_spigrp"));
+    const auto events = [&] {
+        return std::vector<short>{poll_events(spi, 0), poll_events(eroute, 0),
+                                  poll_events(spigrp, 0)};
+    };
+    REQUIRE(events() == std::vector<short>{0, 0, 0});
+
+    m.apply({"eroute", "--add", "--src", "198.51.100.0/24", "--dst", "203.0.113.128/25", "--said",
+             "esp.1000@192.0.2.2"});
+    REQUIRE(events() == std::vector<short>{0, kChanged, 0});
+    REQUIRE(read_from_start(eroute).find("203.0.113.128/25") != std::string::npos);
+    REQUIRE(events() == std::vector<short>{0, 0, 0});
+
+    m.apply({"spigrp", "--said", "tun.1001@192.0.2.2"});
+    REQUIRE(events() == std::vector<short>{0, 0, kChanged});
+    REQUIRE(read_from_start(spigrp).empty());
+
+    // One batch that changes all three wakes all three.
+    {
+        auto tx = m.sadb().begin();
+        REQUIRE(tx.apply(parse(esp_args("esp.5000@192.0.2.2"))).ok());
+        REQUIRE(
+            tx.apply(parse({"spigrp", "--said", "tun.1001@192.0.2.2", "esp.5000@192.0.2.2"})).ok());
+        REQUIRE(tx.apply(parse({"eroute", "--del", "--src", "198.51.100.0/24", "--dst",
+                                "203.0.113.128/25"}))
+                    .ok());
+        tx.commit();
+    }
+    REQUIRE(events() == std::vector<short>{kChanged, kChanged, kChanged});
+    ::close(spi);
+    ::close(eroute);
+    ::close(spigrp);
+}
+
+TEST_CASE("poll: one commit wakes every waiting open, through poll, epoll and select",
+          "[fs][mount][poll]") {
+    Mounted m(std::nullopt, 4);
+    add_sample_sas(m);
+    constexpr int kOpens = 40;
+    std::vector<pollfd> fds;
+    for (int i = 0; i < kOpens; ++i)
+        fds.push_back({open_ro(m.path("ipsec_spi")), POLLIN | POLLPRI, 0});
+    const int epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    REQUIRE(epfd >= 0);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLPRI;
+    ev.data.fd = fds[0].fd;
+    REQUIRE(::epoll_ctl(epfd, EPOLL_CTL_ADD, fds[0].fd, &ev) == 0);
+    epoll_event got{};
+    REQUIRE(::epoll_wait(epfd, &got, 1, 100) == 0);
+
+    int polled = -1;
+    int epolled = -1;
+    int selected = -1;
+    uint32_t epoll_events = 0;
+    bool select_pri = false;
+    std::thread poller([&] { polled = ::poll(fds.data(), fds.size(), 5000); });
+    std::thread epoller([&] {
+        epoll_event e{};
+        epolled = ::epoll_wait(epfd, &e, 1, 5000);
+        epoll_events = e.events;
+    });
+    std::thread selecter([&] {
+        fd_set rd;
+        fd_set ex;
+        FD_ZERO(&rd);
+        FD_ZERO(&ex);
+        FD_SET(fds[1].fd, &rd);
+        FD_SET(fds[1].fd, &ex);
+        timeval tv{5, 0};
+        selected = ::select(fds[1].fd + 1, &rd, nullptr, &ex, &tv);
+        select_pri = FD_ISSET(fds[1].fd, &ex);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto t = Clock::now();
+    m.apply(esp_args("esp.4000@192.0.2.2"));
+    poller.join();
+    epoller.join();
+    selecter.join();
+    INFO("woken " << ms_since(t) << " ms after the commit");
+    CHECK(ms_since(t) < 2000);
+    CHECK(polled == kOpens);
+    for (const pollfd& p : fds)
+        CHECK(p.revents == kChanged);
+    CHECK(epolled == 1);
+    CHECK(epoll_events == (EPOLLIN | EPOLLPRI));
+    CHECK(selected == 2);  // readable and exceptional
+    CHECK(select_pri);
+
+    // Closing opens that left a poll handle behind is clean; the others carry on.
+    for (int i = 2; i < kOpens; ++i)
+        ::close(fds[i].fd);
+    REQUIRE(read_from_start(fds[0].fd).find("esp.4000") != std::string::npos);
+    REQUIRE(::epoll_wait(epfd, &got, 1, 100) == 0);
+    m.apply({"spi", "--said", "esp.4000@192.0.2.2", "--del"});
+    REQUIRE(::epoll_wait(epfd, &got, 1, 2000) == 1);
+    ::close(epfd);
+    ::close(fds[0].fd);
+    ::close(fds[1].fd);
+}
+
+TEST_CASE("poll: the other files are always readable", "[fs][mount][poll]") {
+    Mounted m;
+    add_sample_sas(m);
+    for (const char* rel : {"ipsec_tncfg", "ipsec_version", "stats", "spi/esp.1000@192.0.2.2/said",
+                            "spi/esp.1000@192.0.2.2/life/bytes"}) {
+        INFO(rel);
+        const int fd = open_ro(m.path(rel));
+        REQUIRE(poll_events(fd, 1000) == POLLIN);
+        ::close(fd);
+    }
+}
+
+TEST_CASE("reading from offset 0 again renders the file afresh", "[fs][mount]") {
+    Mounted m;
+    add_sample_sas(m);
+    const Sa& sa = m.sa("esp.1000@192.0.2.2");
+    const int fd = open_ro(m.path("spi/esp.1000@192.0.2.2/life/bytes"));
+    char buf[64];
+    REQUIRE(::read(fd, buf, sizeof(buf)) == 9);
+    REQUIRE(std::string(buf, 9) == "1234,0,0\n");
+    sa.counters().bytes.add(1000);
+    REQUIRE(::read(fd, buf, sizeof(buf)) == 0);  // read on: the same pass, at its end
+    REQUIRE(::lseek(fd, 0, SEEK_SET) == 0);
+    REQUIRE(::read(fd, buf, sizeof(buf)) == 9);
+    REQUIRE(std::string(buf, 9) == "2234,0,0\n");
+    REQUIRE(read_from_start(fd) == "2234,0,0\n");
+
+    // A pass that reads in pieces stays one text.
+    sa.counters().bytes.add(1000);
+    REQUIRE(::pread(fd, buf, 2, 0) == 2);
+    sa.counters().bytes.add(10'000);
+    REQUIRE(::pread(fd, buf + 2, sizeof(buf) - 2, 2) == 7);
+    REQUIRE(std::string(buf, 9) == "3234,0,0\n");
+
+    // The SA went away: a new pass shows its last text.
+    m.apply({"spi", "--said", "esp.1000@192.0.2.2", "--del"});
+    REQUIRE(read_from_start(fd) == "3234,0,0\n");
+    ::close(fd);
 }
 
 TEST_CASE("timing with 100,000 SAs (reported, not asserted)", "[fs][mount][timing]") {

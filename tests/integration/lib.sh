@@ -85,17 +85,20 @@ make_host() {
 }
 
 # start_daemon NS NAME [ipsec-mountd options…]: a foreground daemon in NS's network namespace
-# (the mount stays visible here) on $WORK/NAME.mnt and $WORK/NAME.sock. Sets DAEMON_PID, MNT,
-# SOCK; waits until the mount answers and the control socket exists.
+# (the mount stays visible here) on $WORK/NAME.mnt and $WORK/NAME.sock, with its state in
+# $WORK/NAME.state unless the options name one. Sets DAEMON_PID, MNT, SOCK; waits until the mount
+# answers and the control socket exists.
 start_daemon() {
-    local ns=$1 name=$2 i
+    local ns=$1 name=$2 i arg
     shift 2
     MNT=$WORK/$name.mnt
     SOCK=$WORK/$name.sock
     mkdir -p "$MNT"
     MOUNTS+=("$MNT")
+    local state=(--state "$WORK/$name.state")
+    for arg in "$@"; do [[ "$arg" != --state* ]] || state=(); done
     nsenter --net="/run/netns/$ns" "$MOUNTD" --foreground --mount "$MNT" --control "$SOCK" \
-        "$@" 2>>"$WORK/$name.log" &
+        "${state[@]}" "$@" 2>>"$WORK/$name.log" &
     DAEMON_PID=$!
     DAEMON_PIDS+=("$DAEMON_PID")
     for ((i = 0; i < 100; i++)); do

@@ -70,7 +70,8 @@ grep -q '^ipsecfs version' <<<"$(setpriv --reuid=65534 --regid=65534 --clear-gro
 stop_daemon "$DAEMON_PID"
 pass "--read-group"
 
-# SIGKILL leaves a dead mount and a dead socket; the next start recovers both.
+# SIGKILL leaves a dead mount and a dead socket; the next start recovers both, and its SAs from
+# the state file (tests/integration/test_restart.sh tests that in depth).
 start_daemon "$NS" c --tun=none
 ipsec spi --said esp.1000@192.0.2.1 --src 192.0.2.2 --esp aes128gcm16 --enckey "$(hexkey 20)"
 kill -KILL "$DAEMON_PID"
@@ -80,9 +81,9 @@ is_mounted "$MNT" || die "expected a dead mount after SIGKILL"
 dead_mnt=$MNT
 start_daemon "$NS" c --tun=none
 [ "$MNT" = "$dead_mnt" ] || die "test bug"
-[ -z "$(cat "$MNT/ipsec_spi")" ] || die "the new daemon shows old SAs without a state file"
+grep -q '^esp.1000@192.0.2.1 ' "$MNT/ipsec_spi" || die "the SA did not come back from the state file"
 [ "$(awk -v m="$MNT" '$2 == m' /proc/self/mounts | wc -l)" -eq 1 ] || die "mounts are stacked"
-ipsec spi --said esp.1000@192.0.2.1 --src 192.0.2.2 --esp aes128gcm16 --enckey "$(hexkey 20)"
+ipsec spi --said esp.1000@192.0.2.1 --src 192.0.2.2 --esp aes128gcm16 --enckey "$(hexkey 20)" --replace
 stop_daemon "$DAEMON_PID"
 ! is_mounted "$MNT" || die "mount left after SIGTERM"
 pass "a SIGKILLed daemon's mount and socket are recovered by the next start"
@@ -92,6 +93,7 @@ cat >"$WORK/mountd.conf" <<CONF
 # ipsec-mountd test configuration
 mount = $WORK/d.mnt
 control = $WORK/d.sock
+state = $WORK/d.state
 tun = none
 replay-window = 100
 CONF

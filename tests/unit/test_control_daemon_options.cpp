@@ -92,3 +92,15 @@ TEST_CASE("daemon --help and --version", "[control]") {
     CHECK(help->help.find("--replay-window") != std::string::npos);
     CHECK(parse({"--version"})->action == DaemonCommandLine::Action::version);
 }
+
+TEST_CASE("--discard-state is for the command line only", "[control][state]") {
+    CHECK_FALSE(parse({})->options.discard_state);
+    auto r = parse({"--discard-state", "--state", "/tmp/x/state"});
+    REQUIRE(r.ok());
+    CHECK(r->options.discard_state);
+    CHECK(r->options.state == "/tmp/x/state");
+    TempFile config("discard-state = true\n");
+    auto from_file = parse({"--config", config.path.c_str()});
+    REQUIRE_FALSE(from_file.ok());
+    CHECK(from_file.error().find("discard-state") != std::string::npos);
+}

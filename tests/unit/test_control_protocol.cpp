@@ -85,7 +85,7 @@ TEST_CASE("encoding refuses what the decoder would refuse", "[control]") {
             .ok());
 }
 
-TEST_CASE("frames move over a stream socket", "[control]") {
+TEST_CASE("frames move over a stream socket", "[control][threads]") {
     SocketPair s;
     const std::string payload(300'000, 'p');  // more than one socket buffer
     std::thread writer([&] { CHECK(write_frame(s.a.get(), payload, deadline_in(5s)).ok()); });

@@ -28,7 +28,7 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("a control server answers clients and removes its socket", "[control]") {
+TEST_CASE("a control server answers clients and removes its socket", "[control][threads]") {
     TempDir dir;
     const std::string path = dir.path + "/ctl.sock";
     auto listener = ControlListener::open(path);

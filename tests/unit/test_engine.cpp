@@ -56,7 +56,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("two engines carry a burst both ways", "[engine]") {
+TEST_CASE("two engines carry a burst both ways", "[engine][threads]") {
     testing::TunnelSpec spec;
     spec.natt = GENERATE(false, true);
     Rig rig(spec);
@@ -91,7 +91,7 @@ TEST_CASE("two engines carry a burst both ways", "[engine]") {
     CHECK(rig.left_tun->mtu > 1300);
 }
 
-TEST_CASE("an SA deleted under traffic drops cleanly and the group recovers", "[engine]") {
+TEST_CASE("an SA deleted under traffic drops cleanly and the group recovers", "[engine][threads]") {
     Rig rig(testing::TunnelSpec{});
     for (int i = 0; i < 50; ++i)
         rig.left_tun->from_kernel.push(udp_packet("198.51.100.10", "203.0.113.20", 100, 1));

@@ -21,13 +21,14 @@ TEST_CASE("fixed inodes: the root is FUSE's root, root files and spi/ are small 
     STATIC_REQUIRE(encode(Node::root()) == 1);
     STATIC_REQUIRE(encode(Node::of(RootFile::ipsec_spi)) == 2);
     STATIC_REQUIRE(encode(Node::of(RootFile::stats)) == 7);
-    STATIC_REQUIRE(encode(Node::spi_dir()) == 8);
+    STATIC_REQUIRE(encode(Node::of(RootFile::ipsec_spi_json)) == 9);
+    STATIC_REQUIRE(encode(Node::spi_dir()) == 10);
     for (std::size_t i = 0; i < kRootFileCount; ++i) {
         const Node n = Node::of(static_cast<RootFile>(i));
         REQUIRE(decode(encode(n)) == n);
     }
     REQUIRE(decode(1) == Node::root());
-    REQUIRE(decode(8) == Node::spi_dir());
+    REQUIRE(decode(10) == Node::spi_dir());
 }
 
 TEST_CASE("SA inodes derive from the SA id and round-trip", "[fs]") {
@@ -50,7 +51,7 @@ TEST_CASE("SA inodes derive from the SA id and round-trip", "[fs]") {
 
 TEST_CASE("inode numbers that name nothing decode to nothing", "[fs]") {
     REQUIRE_FALSE(decode(0));
-    for (Ino ino = 9; ino < 64; ++ino)
+    for (Ino ino = 11; ino < 64; ++ino)
         REQUIRE_FALSE(decode(ino));
     for (Ino slot = kFirstFieldSlot + kSaFieldCount; slot < 64; ++slot) {
         REQUIRE_FALSE(decode((Ino{5} << kSlotBits) | slot));

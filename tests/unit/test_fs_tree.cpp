@@ -70,6 +70,9 @@ TEST_CASE("lookup maps names to nodes directory by directory", "[fs]") {
         REQUIRE(lookup_child(Node::root(), "ipsec_version", *snap) ==
                 Node::of(RootFile::ipsec_version));
         REQUIRE(lookup_child(Node::root(), "stats", *snap) == Node::of(RootFile::stats));
+        REQUIRE(lookup_child(Node::root(), "metrics", *snap) == Node::of(RootFile::metrics));
+        REQUIRE(lookup_child(Node::root(), "ipsec_spi.json", *snap) ==
+                Node::of(RootFile::ipsec_spi_json));
         REQUIRE(lookup_child(Node::root(), "spi", *snap) == Node::spi_dir());
         REQUIRE_FALSE(lookup_child(Node::root(), "life", *snap));
         REQUIRE_FALSE(lookup_child(Node::root(), "ipsec_spi2", *snap));
@@ -128,7 +131,8 @@ TEST_CASE("directory listings agree with lookup", "[fs]") {
 
     REQUIRE(check(Node::root()) == std::vector<std::string>{".", "..", "ipsec_spi", "ipsec_eroute",
                                                             "ipsec_spigrp", "ipsec_tncfg",
-                                                            "ipsec_version", "stats", "spi"});
+                                                            "ipsec_version", "stats", "metrics",
+                                                            "ipsec_spi.json", "spi"});
     const auto spi = check(Node::spi_dir());
     REQUIRE(spi.size() == 5);
     std::set<std::string> listed(spi.begin() + 2, spi.end());
