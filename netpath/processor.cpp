@@ -395,10 +395,14 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         if (i > first) {
             ip = parse_ip(pkt.bytes());
             if (!ip) return drop(DropReason::malformed, &m);
-            // IPv6 fragments go without IPCOMP (ipcomp_compress): no layer to look for.
-            if (m.said().proto == SaProto::comp &&
-                find_ipsec_slot(pkt.bytes(), false).status == SlotStatus::unsupported) {
-                continue;
+            // The IPCOMP layer is absent unless its header sits where the sender puts it
+            // (ipcomp_compress): IPv6 fragments and what follows that spot are not looked into.
+            if (m.said().proto == SaProto::comp) {
+                const SlotFound at = find_ipsec_slot(pkt.bytes(), true);
+                if (at.status == SlotStatus::unsupported ||
+                    (at.status == SlotStatus::ok && at.slot.next_header != kProtoIpcomp)) {
+                    continue;
+                }
             }
             const auto proto = next_protocol(pkt.bytes());
             if (!proto) return drop(DropReason::malformed, &m);

@@ -93,7 +93,7 @@ TEST_CASE("daemon --help and --version", "[control]") {
     CHECK(parse({"--version"})->action == DaemonCommandLine::Action::version);
 }
 
-TEST_CASE("--discard-state is for the command line only", "[control][state]") {
+TEST_CASE("the --discard-state option is for the command line only", "[control][state]") {
     CHECK_FALSE(parse({})->options.discard_state);
     auto r = parse({"--discard-state", "--state", "/tmp/x/state"});
     REQUIRE(r.ok());

@@ -167,7 +167,7 @@ TEST_CASE("a startup file keeps what the state file restored", "[control]") {
     CHECK(f.sadb.snapshot()->find_shared(Said::parse("esp.1000@192.0.2.1").value()) != restored);
 }
 
-TEST_CASE("--startup comes from the command line or the config file", "[control]") {
+TEST_CASE("the --startup file comes from the command line or the config file", "[control]") {
     const auto parse = [](std::vector<const char*> args) {
         args.insert(args.begin(), "ipsec-mountd");
         return parse_daemon_options(static_cast<int>(args.size()), args.data());
