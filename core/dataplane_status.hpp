@@ -33,10 +33,16 @@ class DataplaneStatus {
         return has_tunnel_;
     }
 
-    Counter packets_out;  // clear packets read from the TUN device
-    Counter packets_in;   // clear packets written to the TUN device
+    Counter packets_out;  // clear packets read from the TUN device (TCP segments one by one)
+    Counter packets_in;   // clear packets written to the TUN device (TCP segments one by one)
     Counter esp_out;      // protected packets sent
     Counter esp_in;       // protected packets received
+    // What crossed the TUN device as the kernel counts it: with offloads one frame may be a TCP
+    // super-packet of many segments (ipsec0's tx_* and rx_* statistics equal these).
+    Counter tun_read_frames;
+    Counter tun_read_bytes;
+    Counter tun_write_frames;
+    Counter tun_write_bytes;
     std::array<Counter, kDropReasonCount> drops;
 
     void count_drop(DropReason r, uint64_t n = 1) { drops[static_cast<std::size_t>(r)].add(n); }

@@ -231,6 +231,10 @@ std::string render_stats(const DataplaneStatus& status) {
     line("packets_in", status.packets_in.get());
     line("esp_out", status.esp_out.get());
     line("esp_in", status.esp_in.get());
+    line("tun_read_frames", status.tun_read_frames.get());
+    line("tun_read_bytes", status.tun_read_bytes.get());
+    line("tun_write_frames", status.tun_write_frames.get());
+    line("tun_write_bytes", status.tun_write_bytes.get());
     for (std::size_t i = 0; i < kDropReasonCount; ++i) {
         out += "drop_";
         line(kDropReasonNames[i], status.drops[i].get());

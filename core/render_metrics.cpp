@@ -21,6 +21,13 @@ constexpr MetricFamily kPackets{"ipsec_packets_total", "counter",
                                 "Clear packets read from (out) or written to (in) the TUN device."};
 constexpr MetricFamily kProtectedPackets{"ipsec_protected_packets_total", "counter",
                                          "Protected packets sent (out) or received (in)."};
+constexpr MetricFamily kTunFrames{
+    "ipsec_tun_frames_total", "counter",
+    "Frames read from (out) or written to (in) the TUN device; with offloads one frame may carry "
+    "many TCP segments."};
+constexpr MetricFamily kTunBytes{"ipsec_tun_bytes_total", "counter",
+                                 "Bytes of the frames read from (out) or written to (in) the TUN "
+                                 "device."};
 constexpr MetricFamily kDrops{
     "ipsec_drops_total", "counter",
     "Packets dropped by the daemon, by reason, with or without a known SA."};
@@ -145,6 +152,12 @@ void daemon_totals(std::string& out, const SadbSnapshot& snap, const DataplaneSt
     header(out, kProtectedPackets);
     sample(out, kProtectedPackets.name, "direction=\"out\"", {}, status.esp_out.get());
     sample(out, kProtectedPackets.name, "direction=\"in\"", {}, status.esp_in.get());
+    header(out, kTunFrames);
+    sample(out, kTunFrames.name, "direction=\"out\"", {}, status.tun_read_frames.get());
+    sample(out, kTunFrames.name, "direction=\"in\"", {}, status.tun_write_frames.get());
+    header(out, kTunBytes);
+    sample(out, kTunBytes.name, "direction=\"out\"", {}, status.tun_read_bytes.get());
+    sample(out, kTunBytes.name, "direction=\"in\"", {}, status.tun_write_bytes.get());
     header(out, kDrops);
     for (std::size_t i = 0; i < kDropReasonCount; ++i) {
         std::string label;

@@ -127,7 +127,7 @@ Result<std::unique_ptr<Engine>> Engine::start(const EngineOptions& options, cons
                                               DataplaneStatus& status,
                                               std::function<int64_t()> now_ns) {
     if (!crypto::init()) return fail("libsodium initialisation failed");
-    auto tun = open_linux_tun(options.tun_name);
+    auto tun = open_linux_tun(options.tun_name, status);
     if (!tun) return std::move(tun).take_error();
     auto transport = open_linux_transport({options.outer_dev, options.natt_port}, status);
     if (!transport) return std::move(transport).take_error();

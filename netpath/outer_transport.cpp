@@ -3,11 +3,15 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <memory>
 
 #include "netpath/ip_header.hpp"
 #include "netpath/unique_fd.hpp"
@@ -16,6 +20,11 @@ namespace ipsecfs::netpath {
 namespace {
 
 constexpr int kSocketBuffer = 4 << 20;
+// UDP GSO (udp(7), UDP_SEGMENT): the kernel of Linux 5.x takes at most 64 segments per send.
+constexpr std::size_t kMaxGsoSegments = 64;
+constexpr std::size_t kMaxGsoBytes = 65000;
+// Raw ESP, AH and IPCOMP for each family, and UDP for each.
+constexpr std::size_t kMaxRxSockets = 8;
 
 std::string errno_text(const std::string& what) {
     return what + ": " + std::strerror(errno);
@@ -97,6 +106,7 @@ class LinuxTransport final : public OuterTransport {
         }
         udp6_ = udp6->get();
         rx_.push_back(RxSocket{std::move(*udp6), RxKind::udp6, kProtoEsp});
+        enable_gro();
         return {};
     }
 
@@ -108,11 +118,20 @@ class LinuxTransport final : public OuterTransport {
     }
 
     std::size_t receive(std::span<Packet* const> packets) override {
-        std::size_t n = 0;
+        // One poll() finds the sockets with something queued instead of a recvmmsg() per socket;
+        // they are read in rotation, so no socket starves another.
+        std::array<pollfd, kMaxRxSockets> ready;
+        for (std::size_t i = 0; i < rx_.size(); ++i)
+            ready[i] = {rx_[i].fd.get(), POLLIN, 0};
+        std::size_t n = drain_coalesced(packets);
+        if (n == packets.size() || ::poll(ready.data(), rx_.size(), 0) <= 0) return n;
         for (std::size_t round = 0; round < rx_.size() && n < packets.size(); ++round) {
-            RxSocket& s = rx_[next_rx_];
+            const std::size_t i = next_rx_;
             next_rx_ = (next_rx_ + 1) % rx_.size();
-            n += receive_from(s, packets.subspan(n));
+            if (ready[i].revents == 0) continue;
+            const bool udp = rx_[i].kind == RxKind::udp4 || rx_[i].kind == RxKind::udp6;
+            n += (udp && gro_) ? receive_coalesced(rx_[i], packets.subspan(n))
+                               : receive_from(rx_[i], packets.subspan(n));
         }
         return n;
     }
@@ -175,6 +194,64 @@ class LinuxTransport final : public OuterTransport {
             if (finish(s, msgs[static_cast<std::size_t>(i)].msg_hdr, p, len)) ++kept;
         }
         return kept;
+    }
+
+    // Both UDP sockets coalesce, or neither does.
+    void enable_gro() {
+        const int one = 1;
+        gro_ = ::setsockopt(udp4_, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0 &&
+               ::setsockopt(udp6_, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+        if (!gro_) {
+            const int zero = 0;
+            ::setsockopt(udp4_, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+            ::setsockopt(udp6_, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+        }
+    }
+
+    // With UDP_GRO (udp(7)) the kernel queues a run of datagrams from one peer as one buffer,
+    // each gso_size bytes but the last: one recvmsg() takes up to 64 KB. The buffer is kept and
+    // cut into datagrams as slots come free.
+    std::size_t receive_coalesced(RxSocket& s, std::span<Packet* const> packets) {
+        Coalesced& c = coalesced_;
+        auto area = c.buffer->reset();
+        c.iov = {area.data(), area.size()};
+        c.hdr = msghdr{};
+        c.hdr.msg_name = &c.addr;
+        c.hdr.msg_namelen = sizeof(c.addr);
+        c.hdr.msg_iov = &c.iov;
+        c.hdr.msg_iovlen = 1;
+        c.hdr.msg_control = c.control.data();
+        c.hdr.msg_controllen = c.control.size();
+        const ssize_t got = ::recvmsg(s.fd.get(), &c.hdr, MSG_DONTWAIT);
+        if (got <= 0) return 0;
+        c.len = static_cast<std::size_t>(got);
+        c.segment = c.len;
+        for (cmsghdr* m = CMSG_FIRSTHDR(&c.hdr); m; m = CMSG_NXTHDR(&c.hdr, m)) {
+            if (m->cmsg_level == SOL_UDP && m->cmsg_type == UDP_GRO) {
+                int size = 0;
+                std::memcpy(&size, CMSG_DATA(m), sizeof(size));
+                if (size > 0) c.segment = std::min(c.len, static_cast<std::size_t>(size));
+            }
+        }
+        c.socket = &s;
+        c.offset = 0;
+        return drain_coalesced(packets);
+    }
+
+    // Hands out the datagrams left in the coalesced buffer, each as a full IP packet.
+    std::size_t drain_coalesced(std::span<Packet* const> packets) {
+        Coalesced& c = coalesced_;
+        std::size_t n = 0;
+        while (c.socket != nullptr && n < packets.size()) {
+            const std::size_t len = std::min(c.segment, c.len - c.offset);
+            Packet& p = *packets[n];
+            auto area = p.reset();
+            std::memcpy(area.data() + kIpv6HeaderBytes, c.buffer->data() + c.offset, len);
+            if (finish(*c.socket, c.hdr, p, len)) ++n;
+            c.offset += len;
+            if (c.offset >= c.len) c.socket = nullptr;
+        }
+        return n;
     }
 
     // Turns a received datagram into a full IP packet with pkt.outer set.
@@ -244,74 +321,146 @@ class LinuxTransport final : public OuterTransport {
         return true;
     }
 
+    // Fills slot with the destination of p and, for UDP from a given source, its IP_PKTINFO /
+    // IPV6_PKTINFO; returns the control bytes used.
+    static std::size_t address_slot(const Packet& p, MsgSlot& s, socklen_t& alen) {
+        std::memset(&s.addr, 0, sizeof(s.addr));
+        const uint16_t port = htons(p.outer.kind == OuterKind::udp ? p.outer.dport : 0);
+        if (p.outer.dst.is_v4()) {
+            auto* a = reinterpret_cast<sockaddr_in*>(&s.addr);
+            a->sin_family = AF_INET;
+            a->sin_port = port;
+            std::memcpy(&a->sin_addr, p.outer.dst.data(), 4);
+            alen = sizeof(sockaddr_in);
+        } else {
+            s.addr.sin6_family = AF_INET6;
+            s.addr.sin6_port = port;
+            std::memcpy(&s.addr.sin6_addr, p.outer.dst.data(), 16);
+            alen = sizeof(sockaddr_in6);
+        }
+        if (p.outer.kind != OuterKind::udp || p.outer.src.is_unspecified()) return 0;
+        auto* c = reinterpret_cast<cmsghdr*>(s.control.data());
+        if (p.outer.dst.is_v4()) {
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
+            in_pktinfo info{};
+            std::memcpy(&info.ipi_spec_dst, p.outer.src.data(), 4);
+            std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+            return CMSG_SPACE(sizeof(in_pktinfo));
+        }
+        c->cmsg_level = IPPROTO_IPV6;
+        c->cmsg_type = IPV6_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
+        in6_pktinfo info{};
+        std::memcpy(&info.ipi6_addr, p.outer.src.data(), 16);
+        std::memcpy(CMSG_DATA(c), &info, sizeof(info));
+        return CMSG_SPACE(sizeof(in6_pktinfo));
+    }
+
+    // How many packets from run[i] on can leave as one UDP GSO datagram: same peer and source,
+    // all as long as the first but the last, which may be shorter (the kernel cuts the payload
+    // every gso_size bytes), at most kMaxGsoSegments and 64 KB in all.
+    static std::size_t gso_run_length(std::span<Packet* const> run, std::size_t i) {
+        const Packet& first = *run[i];
+        std::size_t j = i + 1;
+        std::size_t total = first.size();
+        while (j < run.size() && j - i < kMaxGsoSegments) {
+            const Packet& p = *run[j];
+            if (p.size() > first.size() || total + p.size() > kMaxGsoBytes ||
+                p.outer.dst != first.outer.dst || p.outer.dport != first.outer.dport ||
+                p.outer.src != first.outer.src) {
+                break;
+            }
+            total += p.size();
+            ++j;
+            if (p.size() < first.size()) break;
+        }
+        return j - i;
+    }
+
     std::size_t send_run(int fd, std::span<Packet* const> run) {
         std::array<mmsghdr, kBatchSize> msgs{};
         std::array<MsgSlot, kBatchSize> slots;
-        for (std::size_t i = 0; i < run.size(); ++i) {
-            const Packet& p = *run[i];
-            MsgSlot& s = slots[i];
-            std::memset(&s.addr, 0, sizeof(s.addr));
-            socklen_t alen;
-            if (p.outer.dst.is_v4()) {
-                auto* a = reinterpret_cast<sockaddr_in*>(&s.addr);
-                a->sin_family = AF_INET;
-                a->sin_port = htons(p.outer.kind == OuterKind::udp ? p.outer.dport : 0);
-                std::memcpy(&a->sin_addr, p.outer.dst.data(), 4);
-                alen = sizeof(sockaddr_in);
-            } else {
-                s.addr.sin6_family = AF_INET6;
-                s.addr.sin6_port = htons(p.outer.kind == OuterKind::udp ? p.outer.dport : 0);
-                std::memcpy(&s.addr.sin6_addr, p.outer.dst.data(), 16);
-                alen = sizeof(sockaddr_in6);
+        std::array<iovec, kBatchSize> iovs;
+        std::array<std::size_t, kBatchSize> first_packet;  // of each message
+        const bool gso = gso_enabled_ && (fd == udp4_ || fd == udp6_);
+        std::size_t nmsg = 0;
+        for (std::size_t i = 0; i < run.size();) {
+            const std::size_t count = gso ? gso_run_length(run, i) : 1;
+            MsgSlot& s = slots[nmsg];
+            msghdr& h = msgs[nmsg].msg_hdr;
+            socklen_t alen = 0;
+            std::size_t control = address_slot(*run[i], s, alen);
+            for (std::size_t k = 0; k < count; ++k)
+                iovs[i + k] = {const_cast<uint8_t*>(run[i + k]->data()), run[i + k]->size()};
+            if (count > 1) {
+                auto* c = reinterpret_cast<cmsghdr*>(s.control.data() + control);
+                c->cmsg_level = SOL_UDP;
+                c->cmsg_type = UDP_SEGMENT;
+                c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                const auto size = static_cast<uint16_t>(run[i]->size());
+                std::memcpy(CMSG_DATA(c), &size, sizeof(size));
+                control += CMSG_SPACE(sizeof(uint16_t));
             }
-            s.iov = {const_cast<uint8_t*>(p.data()), p.size()};
-            msghdr& h = msgs[i].msg_hdr;
             h.msg_name = &s.addr;
             h.msg_namelen = alen;
-            h.msg_iov = &s.iov;
-            h.msg_iovlen = 1;
-            if (p.outer.kind == OuterKind::udp && !p.outer.src.is_unspecified()) {
-                // Send from the SA's source address (IP_PKTINFO / IPV6_PKTINFO).
+            h.msg_iov = &iovs[i];
+            h.msg_iovlen = count;
+            if (control > 0) {
                 h.msg_control = s.control.data();
-                cmsghdr* c;
-                if (p.outer.dst.is_v4()) {
-                    h.msg_controllen = CMSG_SPACE(sizeof(in_pktinfo));
-                    c = CMSG_FIRSTHDR(&h);
-                    c->cmsg_level = IPPROTO_IP;
-                    c->cmsg_type = IP_PKTINFO;
-                    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-                    in_pktinfo info{};
-                    std::memcpy(&info.ipi_spec_dst, p.outer.src.data(), 4);
-                    std::memcpy(CMSG_DATA(c), &info, sizeof(info));
-                } else {
-                    h.msg_controllen = CMSG_SPACE(sizeof(in6_pktinfo));
-                    c = CMSG_FIRSTHDR(&h);
-                    c->cmsg_level = IPPROTO_IPV6;
-                    c->cmsg_type = IPV6_PKTINFO;
-                    c->cmsg_len = CMSG_LEN(sizeof(in6_pktinfo));
-                    in6_pktinfo info{};
-                    std::memcpy(&info.ipi6_addr, p.outer.src.data(), 16);
-                    std::memcpy(CMSG_DATA(c), &info, sizeof(info));
-                }
+                h.msg_controllen = control;
             }
+            first_packet[nmsg] = i;
+            ++nmsg;
+            i += count;
         }
         std::size_t done = 0;
-        while (done < run.size()) {
-            const int n =
-                ::sendmmsg(fd, msgs.data() + done, static_cast<unsigned>(run.size() - done), 0);
+        std::size_t sent = 0;
+        while (done < nmsg) {
+            const int n = ::sendmmsg(fd, msgs.data() + done, static_cast<unsigned>(nmsg - done), 0);
             if (n > 0) {
+                for (std::size_t k = done; k < done + static_cast<std::size_t>(n); ++k)
+                    sent += msgs[k].msg_hdr.msg_iovlen;
                 done += static_cast<std::size_t>(n);
                 continue;
             }
             if (n < 0 && errno == EINTR) continue;
+            const std::size_t packets = msgs[done].msg_hdr.msg_iovlen;
+            if (packets > 1) {
+                // The device or path cannot take UDP GSO (EIO: no checksum offload; EINVAL: a
+                // segment above the path MTU): these packets go one by one, and after EIO so
+                // does everything else.
+                if (errno == EIO) gso_enabled_ = false;
+                const bool keep = gso_enabled_;
+                gso_enabled_ = false;
+                sent += send_run(fd, run.subspan(first_packet[done], packets));
+                gso_enabled_ = keep;
+                ++done;
+                continue;
+            }
             // Skip the packet the kernel refused (e.g. no route, EMSGSIZE) and go on.
             status_.count_drop(DropReason::tx_error);
             ++done;
         }
-        return done;
+        return sent;
     }
 
+    struct Coalesced {
+        std::unique_ptr<Packet> buffer = std::make_unique<Packet>();
+        iovec iov{};
+        msghdr hdr{};
+        sockaddr_in6 addr{};
+        alignas(cmsghdr) std::array<uint8_t, 128> control{};
+        std::size_t len = 0;
+        std::size_t segment = 0;
+        std::size_t offset = 0;            // of the next datagram in buffer
+        const RxSocket* socket = nullptr;  // nullptr: nothing left
+    };
+
     DataplaneStatus& status_;
+    Coalesced coalesced_;
+    bool gro_ = false;
     std::vector<RxSocket> rx_;
     std::size_t next_rx_ = 0;
     UniqueFd raw4_tx_;
@@ -319,6 +468,7 @@ class LinuxTransport final : public OuterTransport {
     int udp4_ = -1;
     int udp6_ = -1;
     uint16_t natt_port_ = 4500;
+    bool gso_enabled_ = true;
 };
 
 }  // namespace

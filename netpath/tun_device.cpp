@@ -6,9 +6,16 @@
 #include <linux/if_tun.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <vector>
+
+#include "netpath/gso_split.hpp"
+#include "netpath/tcp_coalesce.hpp"
+#include "netpath/vnet_header.hpp"
 
 namespace ipsecfs::netpath {
 namespace {
@@ -24,26 +31,77 @@ Result<void> ifreq_ioctl(unsigned long request, ifreq& ifr, const std::string& w
     return {};
 }
 
-class LinuxTun final : public TunDevice {
+class FdTun final : public TunDevice {
   public:
-    LinuxTun(UniqueFd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+    FdTun(UniqueFd fd, std::string name, bool vnet, DataplaneStatus& status)
+        : fd_(std::move(fd)), name_(std::move(name)), vnet_(vnet), status_(status) {
+        if (vnet_) {
+            scratch_ = std::make_unique<Packet>();
+            writes_.reserve(kBatchSize);
+        }
+    }
 
     std::size_t read(std::span<Packet* const> packets) override {
-        std::size_t n = 0;
-        for (Packet* p : packets) {
+        if (!vnet_) return read_plain(packets);
+        std::size_t n = drain_pending(packets);
+        while (n < packets.size() && pending_count_ == 0) {
+            Packet* p = packets[n];
             auto area = p->reset();
-            const ssize_t got = ::read(fd_.get(), area.data(), area.size());
+            // The header lands in the headroom, the packet where every transform expects it.
+            uint8_t* at = area.data() - kVnetHeaderBytes;
+            const ssize_t got = ::read(fd_.get(), at, area.size() + kVnetHeaderBytes);
             if (got <= 0) break;
-            p->set_size(static_cast<std::size_t>(got));
-            ++n;
+            status_.tun_read_frames.add();
+            const auto frame = static_cast<std::size_t>(got);
+            status_.tun_read_bytes.add(frame > kVnetHeaderBytes ? frame - kVnetHeaderBytes : 0);
+            if (frame <= kVnetHeaderBytes) {
+                status_.count_drop(DropReason::malformed);
+                continue;
+            }
+            const VnetHeader h =
+                parse_vnet_header(std::span<const uint8_t, kVnetHeaderBytes>(at, kVnetHeaderBytes));
+            const std::size_t len = frame - kVnetHeaderBytes;
+            if (!h.is_gso()) {
+                if (h.needs_csum() && !complete_checksum(h, {area.data(), len})) {
+                    status_.count_drop(DropReason::malformed);
+                    continue;
+                }
+                p->set_size(len);
+                ++n;
+                continue;
+            }
+            const std::size_t need = gso_segments_needed(h, {area.data(), len});
+            if (need == 0) {
+                status_.count_drop(DropReason::malformed);
+                continue;
+            }
+            // Segments are cut from a copy, since they overwrite the slot it was read into.
+            auto keep = scratch_->reset();
+            std::memcpy(keep.data(), area.data(), len);
+            scratch_->set_size(len);
+            pending_header_ = h;
+            pending_count_ = need;
+            pending_next_ = 0;
+            n += drain_pending(packets.subspan(n));
         }
         return n;
     }
 
     std::size_t write(std::span<Packet* const> packets) override {
+        if (!vnet_) return write_plain(packets);
+        coalesce_tcp(packets, writes_);
         std::size_t n = 0;
-        for (Packet* p : packets) {
-            if (::write(fd_.get(), p->data(), p->size()) == static_cast<ssize_t>(p->size())) ++n;
+        for (const TunWrite& w : writes_) {
+            Packet& p = *w.packet;
+            p.push_front(kVnetHeaderBytes);
+            write_vnet_header(w.vnet,
+                              std::span<uint8_t, kVnetHeaderBytes>(p.data(), kVnetHeaderBytes));
+            if (::write(fd_.get(), p.data(), p.size()) == static_cast<ssize_t>(p.size())) {
+                ++n;
+                status_.tun_write_frames.add();
+                status_.tun_write_bytes.add(p.size() - kVnetHeaderBytes);
+            }
+            p.pull_front(kVnetHeaderBytes);
         }
         return n;
     }
@@ -60,22 +118,115 @@ class LinuxTun final : public TunDevice {
     const std::string& name() const override { return name_; }
 
   private:
+    std::size_t read_plain(std::span<Packet* const> packets) {
+        std::size_t n = 0;
+        for (Packet* p : packets) {
+            auto area = p->reset();
+            const ssize_t got = ::read(fd_.get(), area.data(), area.size());
+            if (got <= 0) break;
+            p->set_size(static_cast<std::size_t>(got));
+            status_.tun_read_frames.add();
+            status_.tun_read_bytes.add(p->size());
+            ++n;
+        }
+        return n;
+    }
+
+    std::size_t write_plain(std::span<Packet* const> packets) {
+        std::size_t n = 0;
+        for (Packet* p : packets) {
+            if (::write(fd_.get(), p->data(), p->size()) == static_cast<ssize_t>(p->size())) {
+                ++n;
+                status_.tun_write_frames.add();
+                status_.tun_write_bytes.add(p->size());
+            }
+        }
+        return n;
+    }
+
+    // Moves as many segments of the pending super-packet as fit into packets.
+    std::size_t drain_pending(std::span<Packet* const> packets) {
+        if (pending_count_ == 0 || packets.empty()) return 0;
+        const std::size_t take = std::min(packets.size(), pending_count_ - pending_next_);
+        const SplitResult r =
+            gso_split(pending_header_, scratch_->bytes(), packets.first(take), pending_next_);
+        if (r.status != SplitStatus::ok) {
+            status_.count_drop(r.status == SplitStatus::malformed ? DropReason::malformed
+                                                                  : DropReason::unsupported);
+            pending_count_ = 0;
+            return 0;
+        }
+        pending_next_ += r.count;
+        if (pending_next_ >= pending_count_) pending_count_ = 0;
+        return r.count;
+    }
+
     UniqueFd fd_;
     std::string name_;
+    bool vnet_;
+    DataplaneStatus& status_;
+    std::unique_ptr<Packet> scratch_;  // a super-packet being cut
+    VnetHeader pending_header_;
+    std::size_t pending_count_ = 0;  // segments it gives; 0: none pending
+    std::size_t pending_next_ = 0;   // the next one to hand out
+    std::vector<TunWrite> writes_;
 };
+
+bool offload_wanted() {
+    const char* env = std::getenv("IPSECFS_TUN_OFFLOAD");
+    return env == nullptr || std::strcmp(env, "0") != 0;
+}
 
 }  // namespace
 
-Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name) {
-    if (name.empty() || name.size() >= IFNAMSIZ) return fail("bad TUN device name '" + name + "'");
+std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, bool vnet,
+                                       DataplaneStatus& status) {
+    return std::make_unique<FdTun>(std::move(fd), std::move(name), vnet, status);
+}
+
+namespace {
+
+struct OpenedTun {
+    UniqueFd fd;
+    std::string name;
+};
+
+// TUNSETIFF, and with vnet the header size, byte order and offloads.
+Result<OpenedTun> open_tun_fd(const std::string& name, bool vnet) {
     UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return fail(errno_text("open /dev/net/tun"));
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
-    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
     if (::ioctl(fd.get(), TUNSETIFF, &ifr) < 0)
         return fail(errno_text("create TUN device " + name));
-    const std::string actual = ifr.ifr_name;
+    if (vnet) {
+        const int hdr = static_cast<int>(kVnetHeaderBytes);
+        const int little_endian = 1;
+        const unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &hdr) < 0 ||
+            ::ioctl(fd.get(), TUNSETVNETLE, &little_endian) < 0 ||
+            ::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) {
+            return fail(errno_text("TUN offloads of " + name));
+        }
+    }
+    return OpenedTun{std::move(fd), ifr.ifr_name};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name,
+                                                  DataplaneStatus& status) {
+    if (name.empty() || name.size() >= IFNAMSIZ) return fail("bad TUN device name '" + name + "'");
+    bool vnet = offload_wanted();
+    auto opened = open_tun_fd(name, vnet);
+    if (!opened && vnet) {
+        // A kernel without TUN offloads: plain packets, one per read and write.
+        vnet = false;
+        opened = open_tun_fd(name, false);
+    }
+    if (!opened) return std::move(opened).take_error();
+    const std::string actual = opened->name;
 
     ifreq up{};
     std::strncpy(up.ifr_name, actual.c_str(), IFNAMSIZ - 1);
@@ -84,7 +235,7 @@ Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name) {
     up.ifr_flags = static_cast<short>(up.ifr_flags | IFF_UP | IFF_RUNNING);
     if (auto r = ifreq_ioctl(SIOCSIFFLAGS, up, "bring up " + actual); !r)
         return std::move(r).take_error();
-    return std::unique_ptr<TunDevice>(new LinuxTun(std::move(fd), actual));
+    return make_fd_tun(std::move(opened->fd), actual, vnet, status);
 }
 
 unsigned device_mtu(const std::string& name) {

@@ -1,12 +1,16 @@
 #pragma once
 // The clear side: a TUN device (like wireguard-go's tun.Device). The Linux implementation
-// opens /dev/net/tun; tests substitute an in-memory one.
+// opens /dev/net/tun with a virtio-net header and TCP offloads: the kernel hands over TCP
+// super-packets, which read() cuts into segments (gso_split), and write() coalesces TCP segments
+// of one flow back into super-packets (tcp_coalesce), so both kernels' TCP stacks and the TUN see
+// one packet per ~64 KB instead of per segment. Tests substitute an in-memory device.
 
 #include <cstddef>
 #include <memory>
 #include <span>
 #include <string>
 
+#include "core/dataplane_status.hpp"
 #include "core/result.hpp"
 #include "netpath/packet.hpp"
 #include "netpath/unique_fd.hpp"
@@ -26,8 +30,15 @@ class TunDevice {
     virtual const std::string& name() const = 0;
 };
 
-// Creates (or attaches to) the TUN device `name`, brings it up, non-blocking.
-Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name);
+// Creates (or attaches to) the TUN device `name`, brings it up, non-blocking. With offload
+// (IFF_VNET_HDR and TUNSETOFFLOAD TSO4/TSO6/CSUM) unless the kernel refuses it or
+// IPSECFS_TUN_OFFLOAD=0 is set. Packets the kernel hands over malformed count as drops in status.
+Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name, DataplaneStatus& status);
+
+// The read/write logic over any packet-preserving fd (a TUN fd, or a datagram socketpair in
+// tests). vnet: every packet carries a virtio-net header and offloads are on.
+std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, bool vnet,
+                                       DataplaneStatus& status);
 
 // MTU of a network device, or 0 if it does not exist.
 unsigned device_mtu(const std::string& name);

@@ -51,7 +51,8 @@ void run_batches(const WorkerContext& ctx, std::vector<int> source_fds, Read rea
         fds.push_back({fd, POLLIN, 0});
     fds.push_back({ctx.stop_fd, POLLIN, 0});
     while (wait_readable(fds)) {
-        for (;;) {
+        // Back to poll() now and then, where stop_fd is seen, however busy the sources are.
+        for (unsigned batches = 0; batches < 64; ++batches) {
             const std::size_t n = read(pool.all());
             if (n == 0) break;
             const SadbSnapshot& snap = snapshots.get();
@@ -62,7 +63,6 @@ void run_batches(const WorkerContext& ctx, std::vector<int> source_fds, Read rea
                 if (transform(processor, snap, *p, now).ok) out.push_back(p);
             }
             if (!out.empty()) write(out);
-            if (n < kBatchSize) break;
         }
     }
 }

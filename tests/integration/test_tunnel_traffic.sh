@@ -82,6 +82,17 @@ for suite in aes128gcm16 aes128-sha1-96; do
     done
 done
 
+# The TCP transfers (left to right) crossed ipsec0 as super-packets at both ends (TUN offloads):
+# the left daemon read fewer frames than it protected segments, the right one wrote fewer frames
+# than it took in.
+stat_of() { awk -F= -v n="$2" '$1 == n {print $2}' "$1/stats"; }
+if [ "${IPSECFS_TUN_OFFLOAD:-1}" != 0 ]; then
+    [ "$(stat_of "$MNT_L" tun_read_frames)" -lt "$(stat_of "$MNT_L" packets_out)" ] &&
+        [ "$(stat_of "$MNT_R" tun_write_frames)" -lt "$(stat_of "$MNT_R" packets_in)" ] ||
+        die "no TCP super-packets crossed ipsec0: left $(tr '\n' ' ' <"$MNT_L/stats"), right $(tr '\n' ' ' <"$MNT_R/stats")"
+    pass "TCP crossed ipsec0 as super-packets: $(stat_of "$MNT_L" packets_out) segments in $(stat_of "$MNT_L" tun_read_frames) frames read, $(stat_of "$MNT_R" packets_in) in $(stat_of "$MNT_R" tun_write_frames) frames written"
+fi
+
 # Both daemons are still healthy and stop cleanly.
 stop_daemon "$PID_L"
 stop_daemon "$PID_R"

@@ -417,10 +417,11 @@ stats_moved() {
 }
 
 # counters_report: since snapshot_counters, for each direction (left to right, right to left):
+#   - each ipsec0 counted exactly the frames and bytes its daemon says it read (tx) and wrote (rx);
 #   - every outbound SA of the sender (OUT_L or OUT_R, arrays, outermost last) counted exactly
-#     the bytes and packets the sender's ipsec0 handed its daemon (tx);
-#   - every inbound SA of the receiver (IN_R or IN_L) counted exactly what the receiver's ipsec0
-#     got from its daemon (rx), and that equals what was sent (nothing lost on the way);
+#     the clear packets the sender's daemon protected (with no super-packet: what ipsec0 carried);
+#   - every inbound SA of the receiver (IN_R or IN_L) counted the same bytes and packets
+#     (nothing lost on the way);
 #   - the receiver's esp seq equals the sender's, which equals the packets sent;
 #   - the daemon-wide `stats` agree: packets_out and esp_out moved by the packets sent,
 #     esp_in and packets_in by the packets received, and no drop_ counter of either daemon moved.
@@ -468,29 +469,51 @@ counters_report() {
             REPORT="$dir: the sender's ipsec0 carried no packets"
             return 0
         fi
+        # ipsec0's statistics count frames; with TUN offloads a frame may be a TCP super-packet
+        # the sender's daemon cut into segments, or one the receiver's daemon joined from them.
+        # So ipsec0 must agree with the daemons' tun_* counters, and the SAs count segments:
+        # packets_out of the sender, packets_in of the receiver. Without a super-packet (frames
+        # = segments) the SAs must also count exactly ipsec0's bytes.
+        local s_f s_fb r_f r_fb seg_b seg_p
+        if [ $dir = left-to-right ]; then
+            s_f=${moved_l[tun_read_frames]:-} s_fb=${moved_l[tun_read_bytes]:-}
+            r_f=${moved_r[tun_write_frames]:-} r_fb=${moved_r[tun_write_bytes]:-}
+        else
+            s_f=${moved_r[tun_read_frames]:-} s_fb=${moved_r[tun_read_bytes]:-}
+            r_f=${moved_l[tun_write_frames]:-} r_fb=${moved_l[tun_write_bytes]:-}
+        fi
+        if [ "$s_f" != "$s_p" ] || [ "$s_fb" != "$s_b" ] || [ "$r_f" != "$r_p" ] ||
+            [ "$r_fb" != "$r_b" ]; then
+            REPORT="$dir: sender's ipsec0 tx $s_b bytes $s_p frames, its daemon read $s_fb bytes $s_f frames; receiver's ipsec0 rx $r_b bytes $r_p frames, its daemon wrote $r_fb bytes $r_f frames"
+            return 0
+        fi
+        read_file "$smnt/spi/${outs[0]}/life/bytes"
+        seg_b=${REPLY%%,*} seg_p=$s_out
+        if [ "$s_out" = "$s_p" ] && [ "$seg_b" != "$s_b" ]; then
+            REPORT="$dir: no super-packets, yet ${outs[0]} counted $seg_b bytes and ipsec0 carried $s_b"
+            return 0
+        fi
         for said in "${outs[@]}"; do
-            sa_counts_report "$dir, sender's" "$smnt" "$said" "$s_b" "$s_p"
+            sa_counts_report "$dir, sender's" "$smnt" "$said" "$seg_b" "$seg_p"
             [ -z "$REPORT" ] || return 0
         done
         for said in "${ins[@]}"; do
-            sa_counts_report "$dir, receiver's" "$rmnt" "$said" "$r_b" "$r_p"
-            [ -z "$REPORT" ] || return 0
+            sa_counts_report "$dir, receiver's" "$rmnt" "$said" "$seg_b" "$seg_p"
+            if [ -n "$REPORT" ]; then
+                REPORT+=" ($(kernel_rx_drops "$([ $dir = left-to-right ] && echo "$NS_R" || echo "$NS_L")"))"
+                return 0
+            fi
         done
-        if [ "$s_b" != "$r_b" ] || [ "$s_p" != "$r_p" ]; then
-            REPORT="$dir: sender's ipsec0 tx $s_b bytes $s_p packets, receiver's rx $r_b bytes $r_p packets ($(kernel_rx_drops "$([ $dir = left-to-right ] && echo "$NS_R" || echo "$NS_L")"))"
-            return 0
-        fi
         read_file "$smnt/spi/${outs[-1]}/seq"
         s_seq=$REPLY
         read_file "$rmnt/spi/${ins[-1]}/seq"
         r_seq=$REPLY
-        if [ "$s_seq" != "$s_p" ] || [ "$r_seq" != "$s_seq" ]; then
-            REPORT="$dir: seq of ${outs[-1]} (sender) is $s_seq, of ${ins[-1]} (receiver) $r_seq, packets sent $s_p"
+        if [ "$s_seq" != "$seg_p" ] || [ "$r_seq" != "$s_seq" ]; then
+            REPORT="$dir: seq of ${outs[-1]} (sender) is $s_seq, of ${ins[-1]} (receiver) $r_seq, packets sent $seg_p"
             return 0
         fi
-        if [ "$s_out" != "$s_p" ] || [ "$s_esp" != "$s_p" ] || [ "$r_esp" != "$r_p" ] ||
-            [ "$r_in" != "$r_p" ]; then
-            REPORT="$dir: stats moved by packets_out=$s_out esp_out=$s_esp (sender), esp_in=$r_esp packets_in=$r_in (receiver); ipsec0 carried $s_p packets"
+        if [ "$s_esp" != "$seg_p" ] || [ "$r_esp" != "$seg_p" ] || [ "$r_in" != "$seg_p" ]; then
+            REPORT="$dir: stats moved by packets_out=$s_out esp_out=$s_esp (sender), esp_in=$r_esp packets_in=$r_in (receiver)"
             return 0
         fi
     done

@@ -490,9 +490,13 @@ TEST_CASE("ipsec_eroute, ipsec_spigrp, ipsec_tncfg, ipsec_version, look", "[core
     CHECK_THAT(render_spi(*snap, d.now), Catch::StartsWith("tun.1001@192.0.2.2 IPIP: dir=out"));
 
     status.packets_out.add(3);
+    status.tun_read_frames.add(1);
+    status.tun_read_bytes.add(4000);
     status.count_drop(DropReason::no_eroute, 2);
     const std::string stats = render_stats(status);
-    CHECK_THAT(stats, Catch::StartsWith("packets_out=3\npackets_in=0\n") &&
+    CHECK_THAT(stats, Catch::StartsWith("packets_out=3\npackets_in=0\nesp_out=0\nesp_in=0\n"
+                                        "tun_read_frames=1\ntun_read_bytes=4000\n"
+                                        "tun_write_frames=0\ntun_write_bytes=0\n") &&
                           Catch::Contains("\ndrop_no_eroute=2\n") &&
                           Catch::Contains("\ndrop_tx_error=0\n"));
     // every drop reason has its own line, under its own name
@@ -503,7 +507,7 @@ TEST_CASE("ipsec_eroute, ipsec_spigrp, ipsec_tncfg, ipsec_version, look", "[core
         CHECK(names.insert(kDropReasonNames[i]).second);
         CHECK_THAT(stats, Catch::Contains("\ndrop_" + std::string(kDropReasonNames[i]) + "="));
     }
-    CHECK(std::count(stats.begin(), stats.end(), '\n') == 4 + kDropReasonCount);
+    CHECK(std::count(stats.begin(), stats.end(), '\n') == 8 + kDropReasonCount);
 
     CHECK(render_eroute(SadbSnapshot{}).empty());
     CHECK(render_spigrp(SadbSnapshot{}).empty());

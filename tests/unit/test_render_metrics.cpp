@@ -160,6 +160,10 @@ TEST_CASE("metrics: the exact text for a small SADB", "[core][render][metrics]")
     status.packets_in.set(3);
     status.esp_out.set(4);
     status.esp_in.set(5);
+    status.tun_read_frames.set(2);
+    status.tun_read_bytes.set(2900);
+    status.tun_write_frames.set(3);
+    status.tun_write_bytes.set(1500);
     status.count_drop(DropReason::no_eroute, 2);
     status.count_drop(DropReason::auth_failed);
 
@@ -185,6 +189,16 @@ TEST_CASE("metrics: the exact text for a small SADB", "[core][render][metrics]")
         "# TYPE ipsec_protected_packets_total counter\n"
         "ipsec_protected_packets_total{direction=\"out\"} 4\n"
         "ipsec_protected_packets_total{direction=\"in\"} 5\n"
+        "# HELP ipsec_tun_frames_total Frames read from (out) or written to (in) the TUN device; "
+        "with offloads one frame may carry many TCP segments.\n"
+        "# TYPE ipsec_tun_frames_total counter\n"
+        "ipsec_tun_frames_total{direction=\"out\"} 2\n"
+        "ipsec_tun_frames_total{direction=\"in\"} 3\n"
+        "# HELP ipsec_tun_bytes_total Bytes of the frames read from (out) or written to (in) the "
+        "TUN device.\n"
+        "# TYPE ipsec_tun_bytes_total counter\n"
+        "ipsec_tun_bytes_total{direction=\"out\"} 2900\n"
+        "ipsec_tun_bytes_total{direction=\"in\"} 1500\n"
         "# HELP ipsec_drops_total Packets dropped by the daemon, by reason, with or without a "
         "known SA.\n"
         "# TYPE ipsec_drops_total counter\n";
@@ -264,8 +278,9 @@ TEST_CASE("metrics: an empty SADB still names every family", "[core][render][met
     DataplaneStatus status;
     const std::string text = render_metrics(*d.db.snapshot(), status, d.now);
     const auto samples = check_exposition(text);
-    // packets 2, protected packets 2, one per drop reason, SAs, eroutes, groups
-    CHECK(samples.size() == 4 + kDropReasonCount + 3);
+    // packets 2, protected packets 2, TUN frames 2 and bytes 2, one per drop reason, SAs,
+    // eroutes, groups
+    CHECK(samples.size() == 8 + kDropReasonCount + 3);
     for (std::string_view family :
          {"ipsec_sa_bytes_total", "ipsec_sa_packets_total", "ipsec_sa_ooo_errs_total",
           "ipsec_sa_auth_errs_total", "ipsec_sa_encr_size_errs_total",

@@ -1,0 +1,185 @@
+#include "netpath/gso_split.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "netpath/byte_order.hpp"
+#include "netpath/inet_checksum.hpp"
+#include "netpath/ip_header.hpp"
+
+namespace ipsecfs::netpath {
+namespace {
+
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpPsh = 0x08;
+constexpr uint8_t kTcpCwr = 0x80;
+constexpr std::size_t kTcpHeaderBytes = 20;
+constexpr std::size_t kTcpChecksumOffset = 16;
+constexpr uint16_t kIpv4MoreFragments = 0x2000;
+constexpr uint16_t kIpv4FragmentOffset = 0x1fff;
+
+// A TCP super-packet as parsed from its own headers.
+struct SuperPacket {
+    SplitStatus status = SplitStatus::malformed;
+    bool v4 = false;
+    std::size_t ip_len = 0;
+    std::size_t hdr_len = 0;  // IP + TCP header
+    std::size_t payload_len = 0;
+    std::size_t segments = 0;
+};
+
+// RFC 8200 §4 and the IANA "IPv6 Extension Header Types" registry.
+bool is_ipv6_extension_header(uint8_t next_header) {
+    switch (next_header) {
+        case 0:    // hop-by-hop options
+        case 43:   // routing
+        case 44:   // fragment
+        case 51:   // AH
+        case 60:   // destination options
+        case 135:  // mobility
+        case 139:  // HIP
+        case 140:  // shim6
+        case 253:
+        case 254:  // experiments
+            return true;
+        default:
+            return false;
+    }
+}
+
+SuperPacket parse_super_packet(const VnetHeader& h, std::span<const uint8_t> pkt) {
+    SuperPacket sp;
+    const uint8_t type = h.gso_type & static_cast<uint8_t>(~VnetHeader::kGsoEcn);
+    if (type != VnetHeader::kGsoTcpV4 && type != VnetHeader::kGsoTcpV6) {
+        sp.status = SplitStatus::unsupported;
+        return sp;
+    }
+    if (h.gso_size == 0 || pkt.empty()) return sp;
+    sp.v4 = type == VnetHeader::kGsoTcpV4;
+    const unsigned version = pkt[0] >> 4;
+    if (sp.v4) {
+        if (version != 4 || pkt.size() < kIpv4HeaderBytes) return sp;
+        sp.ip_len = (pkt[0] & 0x0fu) * 4u;
+        if (sp.ip_len < kIpv4HeaderBytes || get_be16(&pkt[2]) != pkt.size()) return sp;
+        if ((get_be16(&pkt[6]) & (kIpv4MoreFragments | kIpv4FragmentOffset)) != 0) return sp;
+        if (pkt[9] != kProtoTcp) return sp;
+    } else {
+        if (version != 6 || pkt.size() < kIpv6HeaderBytes) return sp;
+        sp.ip_len = kIpv6HeaderBytes;
+        if (get_be16(&pkt[4]) + kIpv6HeaderBytes != pkt.size()) return sp;
+        if (pkt[6] != kProtoTcp) {
+            if (is_ipv6_extension_header(pkt[6])) sp.status = SplitStatus::unsupported;
+            return sp;
+        }
+    }
+    if (sp.ip_len + kTcpHeaderBytes > pkt.size()) return sp;
+    const std::size_t tcp_len = (pkt[sp.ip_len + 12] >> 4) * 4u;
+    if (tcp_len < kTcpHeaderBytes) return sp;
+    sp.hdr_len = sp.ip_len + tcp_len;
+    if (sp.hdr_len > pkt.size()) return sp;
+    if (h.needs_csum() && (h.csum_start != sp.ip_len || h.csum_offset != kTcpChecksumOffset))
+        return sp;
+    sp.payload_len = pkt.size() - sp.hdr_len;
+    sp.segments = std::max<std::size_t>(1, (sp.payload_len + h.gso_size - 1) / h.gso_size);
+    const std::size_t largest = sp.hdr_len + std::min<std::size_t>(sp.payload_len, h.gso_size);
+    sp.status = largest <= Packet::kMaxData ? SplitStatus::ok : SplitStatus::unsupported;
+    return sp;
+}
+
+SplitStatus check_plain_packet(const VnetHeader& h, std::span<const uint8_t> pkt) {
+    if (h.gso_type != VnetHeader::kGsoNone) return SplitStatus::unsupported;  // ECN alone
+    if (pkt.empty()) return SplitStatus::malformed;
+    if (pkt.size() > Packet::kMaxData) return SplitStatus::unsupported;
+    if (h.needs_csum() && std::size_t{h.csum_start} + h.csum_offset + 2 > pkt.size())
+        return SplitStatus::malformed;
+    return SplitStatus::ok;
+}
+
+// Writes segment i of the super-packet to d; returns its length.
+std::size_t write_segment(const SuperPacket& sp, uint16_t gso_size, std::span<const uint8_t> pkt,
+                          std::size_t i, uint64_t address_sum, uint8_t* d) {
+    const uint8_t* src = pkt.data();
+    const std::size_t offset = i * gso_size;
+    const std::size_t len = std::min<std::size_t>(gso_size, sp.payload_len - offset);
+    const std::size_t size = sp.hdr_len + len;
+    std::memcpy(d, src, sp.hdr_len);
+    std::memcpy(d + sp.hdr_len, src + sp.hdr_len + offset, len);
+
+    if (sp.v4) {
+        put_be16(&d[2], size);
+        put_be16(&d[4], static_cast<uint16_t>(get_be16(&src[4]) + i));
+        d[10] = d[11] = 0;
+        put_be16(&d[10], ipv4_checksum({d, sp.ip_len}));
+    } else {
+        put_be16(&d[4], size - kIpv6HeaderBytes);
+    }
+
+    // RFC 9293 §3.1; the flags as tcp_gso_segment() leaves them.
+    uint8_t* th = d + sp.ip_len;
+    put_be32(&th[4], static_cast<uint32_t>(get_be32(&src[sp.ip_len + 4]) + offset));
+    uint8_t flags = th[13];
+    if (i + 1 < sp.segments) flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
+    if (i > 0) flags = static_cast<uint8_t>(flags & ~kTcpCwr);
+    th[13] = flags;
+    th[kTcpChecksumOffset] = th[kTcpChecksumOffset + 1] = 0;
+    const std::size_t tcp_total = size - sp.ip_len;
+    uint64_t sum = checksum_add16(address_sum + kProtoTcp, static_cast<uint16_t>(tcp_total));
+    sum = checksum_add(sum, {th, tcp_total});
+    put_be16(&th[kTcpChecksumOffset], checksum_finish(sum));
+    return size;
+}
+
+}  // namespace
+
+std::size_t gso_segments_needed(const VnetHeader& h, std::span<const uint8_t> pkt) {
+    if (h.gso_type == VnetHeader::kGsoNone || h.gso_type == VnetHeader::kGsoEcn)
+        return check_plain_packet(h, pkt) == SplitStatus::ok ? 1 : 0;
+    const SuperPacket sp = parse_super_packet(h, pkt);
+    return sp.status == SplitStatus::ok ? sp.segments : 0;
+}
+
+SplitResult gso_split(const VnetHeader& h, std::span<const uint8_t> pkt,
+                      std::span<Packet* const> out) {
+    const std::size_t needed = gso_segments_needed(h, pkt);
+    if (needed != 0 && out.size() < needed) return {SplitStatus::unsupported, 0};
+    return gso_split(h, pkt, out, 0);
+}
+
+SplitResult gso_split(const VnetHeader& h, std::span<const uint8_t> pkt,
+                      std::span<Packet* const> out, std::size_t first) {
+    if (h.gso_type == VnetHeader::kGsoNone || h.gso_type == VnetHeader::kGsoEcn) {
+        const SplitStatus s = check_plain_packet(h, pkt);
+        if (s != SplitStatus::ok) return {s, 0};
+        if (first > 0 || out.empty()) return {SplitStatus::ok, 0};
+        const std::span<uint8_t> d = out[0]->reset().first(pkt.size());
+        std::memcpy(d.data(), pkt.data(), pkt.size());
+        complete_checksum(h, d);
+        out[0]->set_size(pkt.size());
+        return {SplitStatus::ok, 1};
+    }
+
+    const SuperPacket sp = parse_super_packet(h, pkt);
+    if (sp.status != SplitStatus::ok) return {sp.status, 0};
+    if (first >= sp.segments) return {SplitStatus::ok, 0};
+    const std::size_t count = std::min(out.size(), sp.segments - first);
+    // Addresses: IPv4 bytes 12..20, IPv6 bytes 8..40 (RFC 9293 §3.1, RFC 8200 §8.1).
+    const uint64_t address_sum =
+        sp.v4 ? checksum_add(0, pkt.subspan(12, 8)) : checksum_add(0, pkt.subspan(8, 32));
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t size =
+            write_segment(sp, h.gso_size, pkt, first + i, address_sum, out[i]->reset().data());
+        out[i]->set_size(size);
+    }
+    return {SplitStatus::ok, count};
+}
+
+bool complete_checksum(const VnetHeader& h, std::span<uint8_t> pkt) {
+    if (!h.needs_csum()) return true;
+    const std::size_t field = std::size_t{h.csum_start} + h.csum_offset;
+    if (field + 2 > pkt.size()) return false;
+    const uint16_t csum = checksum_finish(checksum_add(0, pkt.subspan(h.csum_start)));
+    put_be16(&pkt[field], csum == 0 ? 0xffff : csum);
+    return true;
+}
+
+}  // namespace ipsecfs::netpath

@@ -1,0 +1,176 @@
+// The TUN device's offload framing over a datagram socketpair standing in for /dev/net/tun: a
+// super-packet the kernel hands over comes out as segments (also across several reads), and
+// segments written go back as one super-packet with its virtio-net header.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <vector>
+
+#include "netpath/inet_checksum.hpp"
+#include "netpath/ip_header.hpp"
+#include "netpath/tun_device.hpp"
+#include "netpath/vnet_header.hpp"
+
+using namespace ipsecfs;
+using namespace ipsecfs::netpath;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+const uint8_t kSrc[4] = {198, 51, 100, 1};
+const uint8_t kDst[4] = {203, 0, 113, 1};
+
+// An IPv4 TCP packet (ACK) of payload_len bytes; the TCP checksum is complete, or only the
+// pseudo-header sum when partial (as the kernel leaves it for NEEDS_CSUM).
+Bytes tcp4(uint32_t seq, std::size_t payload_len, bool partial, uint8_t fill = 0) {
+    Bytes p(20 + 20 + payload_len);
+    p[0] = 0x45;
+    p[2] = static_cast<uint8_t>(p.size() >> 8);
+    p[3] = static_cast<uint8_t>(p.size());
+    p[4] = 0x12;
+    p[6] = 0x40;  // DF
+    p[8] = 64;
+    p[9] = kProtoTcp;
+    std::memcpy(&p[12], kSrc, 4);
+    std::memcpy(&p[16], kDst, 4);
+    const uint16_t hc = ipv4_checksum({p.data(), 20});
+    p[10] = static_cast<uint8_t>(hc >> 8);
+    p[11] = static_cast<uint8_t>(hc);
+    uint8_t* t = &p[20];
+    t[0] = 0x9c, t[1] = 0x40, t[2] = 0x14, t[3] = 0x51;  // ports 40000 -> 5201
+    t[4] = static_cast<uint8_t>(seq >> 24), t[5] = static_cast<uint8_t>(seq >> 16);
+    t[6] = static_cast<uint8_t>(seq >> 8), t[7] = static_cast<uint8_t>(seq);
+    t[11] = 7;     // ack 7
+    t[12] = 0x50;  // data offset 5
+    t[13] = 0x10;  // ACK
+    t[14] = 0x01;  // window 256
+    for (std::size_t i = 0; i < payload_len; ++i)
+        t[20 + i] = static_cast<uint8_t>(fill + i);
+    const uint64_t pseudo =
+        pseudo_header_sum(kSrc, kDst, kProtoTcp, static_cast<uint32_t>(20 + payload_len));
+    const uint16_t c = partial ? checksum_fold(pseudo)
+                               : checksum_finish(checksum_add(pseudo, {t, 20 + payload_len}));
+    t[16] = static_cast<uint8_t>(c >> 8);
+    t[17] = static_cast<uint8_t>(c);
+    return p;
+}
+
+bool tcp_checksum_ok(const uint8_t* p, std::size_t size) {
+    const uint64_t pseudo =
+        pseudo_header_sum({p + 12, 4}, {p + 16, 4}, kProtoTcp, static_cast<uint32_t>(size - 20));
+    return checksum_fold(checksum_add(pseudo, {p + 20, size - 20})) == 0xffff;
+}
+
+uint32_t seq_of(const uint8_t* p) {
+    return static_cast<uint32_t>(p[24] << 24 | p[25] << 16 | p[26] << 8 | p[27]);
+}
+
+Bytes framed(const VnetHeader& h, const Bytes& packet) {
+    Bytes out(kVnetHeaderBytes + packet.size());
+    write_vnet_header(h, std::span<uint8_t, kVnetHeaderBytes>(out.data(), kVnetHeaderBytes));
+    std::memcpy(out.data() + kVnetHeaderBytes, packet.data(), packet.size());
+    return out;
+}
+
+struct Rig {
+    DataplaneStatus status;
+    int kernel = -1;  // the end the kernel would hold
+    std::unique_ptr<TunDevice> tun;
+    PacketPool pool{8};
+
+    Rig() {
+        int fds[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
+        kernel = fds[0];
+        tun = make_fd_tun(UniqueFd(fds[1]), "test0", true, status);
+    }
+    ~Rig() { ::close(kernel); }
+    void from_kernel(const Bytes& b) {
+        REQUIRE(::write(kernel, b.data(), b.size()) == static_cast<ssize_t>(b.size()));
+    }
+    Bytes to_kernel() {
+        Bytes b(70000);
+        const ssize_t n = ::read(kernel, b.data(), b.size());
+        b.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        return b;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a TCP super-packet from the kernel is read as segments, across reads",
+          "[tun][offload]") {
+    Rig rig;
+    // 10 segments of 1000 bytes, more than one read's 8 packets.
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.gso_type = VnetHeader::kGsoTcpV4;
+    h.hdr_len = 40;
+    h.gso_size = 1000;
+    h.csum_start = 20;
+    h.csum_offset = 16;
+    rig.from_kernel(framed(h, tcp4(5000, 9500, true)));
+    rig.from_kernel(framed(VnetHeader{}, tcp4(14500, 100, false)));
+
+    std::vector<Bytes> got;
+    for (int reads = 0; reads < 4; ++reads) {
+        const std::size_t n = rig.tun->read(rig.pool.all());
+        for (std::size_t i = 0; i < n; ++i) {
+            Packet* p = rig.pool.all()[i];
+            got.emplace_back(p->data(), p->data() + p->size());
+        }
+    }
+    REQUIRE(got.size() == 11);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        INFO("segment " << i);
+        CHECK(seq_of(got[i].data()) == (i == 10 ? 14500 : 5000 + 1000 * i));
+        CHECK(got[i].size() == 40 + (i == 9 ? 500 : i == 10 ? 100 : 1000));
+        CHECK(tcp_checksum_ok(got[i].data(), got[i].size()));
+    }
+    CHECK(rig.status.drops[static_cast<std::size_t>(DropReason::malformed)].get() == 0);
+}
+
+TEST_CASE("a partial checksum from the kernel is completed; a runt is a counted drop",
+          "[tun][offload]") {
+    Rig rig;
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.csum_start = 20;
+    h.csum_offset = 16;
+    rig.from_kernel(Bytes(4, 0));
+    rig.from_kernel(framed(h, tcp4(1, 300, true)));
+    REQUIRE(rig.tun->read(rig.pool.all()) == 1);
+    const Packet* p = rig.pool.all()[0];
+    CHECK(Bytes(p->data(), p->data() + p->size()) == tcp4(1, 300, false));
+    CHECK(rig.status.drops[static_cast<std::size_t>(DropReason::malformed)].get() == 1);
+}
+
+TEST_CASE("consecutive TCP segments are written to the kernel as one super-packet",
+          "[tun][offload]") {
+    Rig rig;
+    auto all = rig.pool.all();
+    const std::size_t sizes[] = {1200, 1200, 1200, 700};
+    uint32_t seq = 100;
+    for (std::size_t i = 0; i < 4; ++i) {
+        const Bytes b = tcp4(seq, sizes[i], false, static_cast<uint8_t>(seq));
+        auto area = all[i]->reset();
+        std::memcpy(area.data(), b.data(), b.size());
+        all[i]->set_size(b.size());
+        seq += static_cast<uint32_t>(sizes[i]);
+    }
+    REQUIRE(rig.tun->write(all.first(4)) == 1);
+    const Bytes out = rig.to_kernel();
+    REQUIRE(out.size() == kVnetHeaderBytes + 40 + 4300);
+    const VnetHeader h =
+        parse_vnet_header(std::span<const uint8_t, kVnetHeaderBytes>(out.data(), 10));
+    CHECK(h.gso_type == VnetHeader::kGsoTcpV4);
+    CHECK(h.gso_size == 1200);
+    CHECK(h.needs_csum());
+    CHECK(h.csum_start == 20);
+    CHECK(h.csum_offset == 16);
+    CHECK(seq_of(out.data() + kVnetHeaderBytes) == 100);
+    CHECK(rig.to_kernel().empty());
+}
