@@ -17,9 +17,14 @@
 #include "netpath/engine.hpp"
 
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <latch>
 #include <thread>
 
 #include "netpath/crypto/secure_key.hpp"
@@ -57,12 +62,30 @@ class LinuxEngine final : public Engine {
         if (!stop_.valid()) return fail("eventfd failed");
         update_mtu(*sadb_.snapshot());
         const WorkerContext ctx{sadb_, *tun_, *transport_, status_, now_ns_, stop_.get()};
-        outbound_ = std::thread([ctx] { run_outbound(ctx); });
-        inbound_ = std::thread([ctx] { run_inbound(ctx); });
+        // nice is per thread on Linux: each worker sets its own before it handles a packet.
+        std::atomic<int> refused{0};
+        const auto prioritised = [this, &refused](void (*run)(const WorkerContext&),
+                                                  const WorkerContext& c) {
+            return [this, &refused, run, c] {
+                if (::setpriority(PRIO_PROCESS, 0, options_.worker_nice) != 0) refused = errno;
+                started_.count_down();
+                run(c);
+            };
+        };
+        outbound_ = std::thread(prioritised(run_outbound, ctx));
+        inbound_ = std::thread(prioritised(run_inbound, ctx));
+        started_.wait();
+        if (refused != 0) {
+            warning_ = "cannot give the packet workers nice " +
+                       std::to_string(options_.worker_nice) + ": " + std::strerror(refused) +
+                       " (they run at the daemon's)";
+        }
         return {};
     }
 
     void on_commit(const SadbSnapshot& after) override { update_mtu(after); }
+
+    std::string start_warning() const override { return warning_; }
 
     void stop() override {
         if (stop_.valid()) {
@@ -118,6 +141,8 @@ class LinuxEngine final : public Engine {
     UniqueFd stop_;
     std::thread outbound_;
     std::thread inbound_;
+    std::latch started_{2};
+    std::string warning_;
     unsigned current_mtu_ = 0;
 };
 

@@ -20,6 +20,7 @@ struct EngineOptions {
     std::string tun_name = "ipsec0";
     std::string outer_dev;  // bind outer sockets to this device (empty: routing decides)
     unsigned workers = 1;
+    int worker_nice = 0;        // setpriority() of the worker threads (below 0 needs CAP_SYS_NICE)
     uint16_t natt_port = 4500;  // local UDP port for RFC 3948 encapsulation
 };
 
@@ -47,6 +48,8 @@ class Engine {
     virtual void on_commit(const SadbSnapshot& after) = 0;
     // Stops the workers; the device and sockets close with the object.
     virtual void stop() = 0;
+    // What did not go as asked at start but did not stop it (empty: nothing).
+    virtual std::string start_warning() const = 0;
 };
 
 // Is `a` assigned to an interface of this network namespace?

@@ -1,6 +1,7 @@
 #include "mountd/lib/daemon.hpp"
 
 #include <grp.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <charconv>
@@ -132,9 +133,11 @@ Result<void> Daemon::start_engine() {
     engine_options.tun_name = options_.tun;
     engine_options.outer_dev = options_.outer_dev;
     engine_options.workers = options_.workers;
+    engine_options.worker_nice = options_.worker_nice;
     auto engine = netpath::Engine::start(engine_options, *sadb_, status_, realtime_ns);
     if (!engine) return std::move(engine).take_error();
     engine_ = std::move(*engine);
+    if (const std::string w = engine_->start_warning(); !w.empty()) log_line(w);
     return {};
 }
 
@@ -177,6 +180,12 @@ Daemon::~Daemon() {
 }
 
 int Daemon::run() {
+    // The filesystem loop and the threads it starts answer reads of the mount (nice is per
+    // thread on Linux, inherited by the threads a thread creates).
+    if (::setpriority(PRIO_PROCESS, 0, options_.fs_nice) != 0) {
+        log_line("cannot give the filesystem threads nice " + std::to_string(options_.fs_nice) +
+                 ": " + std::strerror(errno));
+    }
     const int status = fs_->run();
     if (status != 0)
         std::fprintf(stderr, "ipsec-mountd: filesystem loop ended with status %d\n", status);

@@ -30,6 +30,10 @@ po::options_description settings(DaemonOptions& o) {
         ("foreground", po::bool_switch(&o.foreground), "do not detach; log to stderr")  //
         ("workers", po::value(&o.workers)->default_value(o.workers)->value_name("N"),
          "packet worker threads")  //
+        ("worker-nice", po::value(&o.worker_nice)->default_value(o.worker_nice)->value_name("N"),
+         "nice value of the packet worker threads, -20..19")  //
+        ("fs-nice", po::value(&o.fs_nice)->default_value(o.fs_nice)->value_name("N"),
+         "nice value of the threads that answer reads of the mount, -20..19")  //
         ("replay-window",
          po::value(&o.replay_window)->default_value(o.replay_window)->value_name("N"),
          "default replay window of inbound AH/ESP SAs, 1..4096")  //
@@ -49,6 +53,8 @@ Result<void> check(const DaemonOptions& o) {
             "--workers: only 1 is supported so far (the engine runs one outbound and one "
             "inbound worker thread)");
     }
+    if (o.worker_nice < -20 || o.worker_nice > 19) return fail("--worker-nice must be -20..19");
+    if (o.fs_nice < -20 || o.fs_nice > 19) return fail("--fs-nice must be -20..19");
     if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)
         return fail("--replay-window must be 1.." + std::to_string(kMaxReplayWindow));
     if (o.on_expire_timeout < 1) return fail("--on-expire-timeout must be at least 1 second");

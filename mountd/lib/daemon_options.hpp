@@ -21,6 +21,10 @@ struct DaemonOptions {
     bool foreground = false;
     bool discard_state = false;  // a damaged state file is moved aside instead of refusing to start
     unsigned workers = 1;
+    // CPU priority (nice) of the packet workers and of the filesystem threads: on a busy machine
+    // packets go first and readers of the mount wait.
+    int worker_nice = -10;
+    int fs_nice = 19;
     uint32_t replay_window = kDefaultReplayWindow;
     std::string on_expire;  // shell command per lifetime event; empty: none
     unsigned on_expire_timeout = 60;

@@ -62,6 +62,8 @@ TEST_CASE("daemon options come from the command line and the config file", "[con
     CHECK(o.foreground);
     CHECK(o.control == "/tmp/cli.sock");  // the command line wins
     CHECK(o.workers == 1);
+    CHECK(o.worker_nice == -10);  // the defaults
+    CHECK(o.fs_nice == 19);
 }
 
 TEST_CASE("bad daemon options are one line", "[control]") {
@@ -70,6 +72,9 @@ TEST_CASE("bad daemon options are one line", "[control]") {
                                                {"--replay-window", "4097"},
                                                {"--workers", "0"},
                                                {"--workers", "2"},
+                                               {"--worker-nice", "-21"},
+                                               {"--fs-nice", "20"},
+                                               {"--fs-nice", "x"},
                                                {"--frobnicate"},
                                                {"--mount"},
                                                {"extra"},
