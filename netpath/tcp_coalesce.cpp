@@ -18,7 +18,7 @@ constexpr std::size_t kTcpHeaderBytes = 20;
 constexpr std::size_t kTcpChecksumOffset = 16;
 // Every packet of a full batch can have a run of its own; longer spans evict the oldest run.
 constexpr std::size_t kMaxOpenRuns = kBatchSize;
-// IPv4 total length and IPv6 payload length are 16 bits.
+// IPv4 total length is 16 bits; super-packets stay below 64 KB for either family.
 constexpr std::size_t kMaxLengthField = 65535;
 
 // What a packet is to the coalescer. `keyed`: a TCP packet whose addresses and ports are known,
@@ -114,6 +114,12 @@ bool can_join(const Run& run, const uint8_t* seg, const Segment& s) {
     const Segment& f = run.first;
     const uint8_t* head = run.head->data();
     if (!s.mergeable || !same_ip_fields(head, seg, f.version)) return false;
+    // Without DF the identification must count up by one per segment, as the kernel will give
+    // it when it cuts the super-packet again (Linux's GRO asks the same, RFC 6864 §4.1).
+    if (f.version == 4 && (head[6] & 0x40) == 0 &&
+        get_be16(seg + 4) != static_cast<uint16_t>(get_be16(head + 4) + run.segments)) {
+        return false;
+    }
     if (s.tcp_len != f.tcp_len || s.seq != run.next_seq || s.payload_len > f.payload_len)
         return false;
     const uint8_t* ht = head + f.ip_len;
@@ -123,8 +129,8 @@ bool can_join(const Run& run, const uint8_t* seg, const Segment& s) {
     if (std::memcmp(ht + kTcpHeaderBytes, st + kTcpHeaderBytes, f.tcp_len - kTcpHeaderBytes) != 0)
         return false;
     const std::size_t new_size = run.head->size() + s.payload_len;
-    const std::size_t length_field = f.version == 4 ? new_size : new_size - kIpv6HeaderBytes;
-    return length_field <= kMaxLengthField && s.payload_len <= run.head->tailroom();
+    // 64 KB in all for IPv6 too (its payload length could say more): the kernel's GRO stays there.
+    return new_size <= kMaxLengthField && s.payload_len <= run.head->tailroom();
 }
 
 void finish(const Run& run, std::vector<TunWrite>& out) {

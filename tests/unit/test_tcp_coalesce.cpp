@@ -427,6 +427,24 @@ TEST_CASE("tcp gro does not merge across a different DF bit", "[gro]") {
     check_super(out[1], slice(segs, 2, 4));
 }
 
+TEST_CASE("tcp gro without DF merges only identifications that count up by one", "[gro]") {
+    Flow f;
+    auto segs = stream(f, 5);
+    for (auto& seg : segs) {
+        seg[6] = 0;  // DF clear; IDs 0x1234, 0x1235, 0x1236, ...
+        fix_ipv4_header(seg);
+    }
+    set_be16(segs[3].data() + 4, 0x4000);  // out of step: ends the run, starts the next
+    fix_ipv4_header(segs[3]);
+    set_be16(segs[4].data() + 4, 0x4001);
+    fix_ipv4_header(segs[4]);
+    Batch batch(segs);
+    const auto out = batch.coalesce();
+    REQUIRE(out.size() == 2);
+    check_super(out[0], slice(segs, 0, 3));
+    check_super(out[1], slice(segs, 3, 5));
+}
+
 TEST_CASE("tcp gro passes SYN, FIN and RST unmerged and ends the flow's run", "[gro]") {
     Flow f;
     f.v6 = GENERATE(false, true);
