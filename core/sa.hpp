@@ -79,7 +79,7 @@ class Counter {
 };
 
 struct SaCounters {
-    Counter bytes;  // clear packet bytes protected (out) or delivered (in), as ipsec0 counts them
+    Counter bytes;  // clear packet bytes protected (out) or delivered (in), segment by segment
     Counter packets;
     std::atomic<int64_t> first_use_ns{0};  // 0 = never used
     std::atomic<int64_t> last_use_ns{0};
