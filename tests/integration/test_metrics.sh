@@ -69,6 +69,10 @@ while IFS='=' read -r name value; do
     packets_in) labels='direction="in"' family=ipsec_packets_total ;;
     esp_out) labels='direction="out"' family=ipsec_protected_packets_total ;;
     esp_in) labels='direction="in"' family=ipsec_protected_packets_total ;;
+    tun_read_frames) labels='direction="out"' family=ipsec_tun_frames_total ;;
+    tun_write_frames) labels='direction="in"' family=ipsec_tun_frames_total ;;
+    tun_read_bytes) labels='direction="out"' family=ipsec_tun_bytes_total ;;
+    tun_write_bytes) labels='direction="in"' family=ipsec_tun_bytes_total ;;
     *) die "unexpected stats line $name=$value" ;;
     esac
     [ "$(metric "$family" "$labels")" = "$value" ] || die "$family{$labels} is $(metric "$family" "$labels"), stats has $value"
