@@ -64,17 +64,17 @@ class LinuxEngine final : public Engine {
         const WorkerContext ctx{sadb_, *tun_, *transport_, status_, now_ns_, stop_.get()};
         // nice is per thread on Linux: each worker sets its own before it handles a packet.
         std::atomic<int> refused{0};
-        const auto prioritised = [this, &refused](void (*run)(const WorkerContext&),
-                                                  const WorkerContext& c) {
-            return [this, &refused, run, c] {
+        std::latch started{2};
+        const auto prioritised = [&](void (*run)(const WorkerContext&)) {
+            return [&, run, ctx] {
                 if (::setpriority(PRIO_PROCESS, 0, options_.worker_nice) != 0) refused = errno;
-                started_.count_down();
-                run(c);
+                started.count_down();
+                run(ctx);
             };
         };
-        outbound_ = std::thread(prioritised(run_outbound, ctx));
-        inbound_ = std::thread(prioritised(run_inbound, ctx));
-        started_.wait();
+        outbound_ = std::thread(prioritised(run_outbound));
+        inbound_ = std::thread(prioritised(run_inbound));
+        started.wait();
         if (refused != 0) {
             warning_ = "cannot give the packet workers nice " +
                        std::to_string(options_.worker_nice) + ": " + std::strerror(refused) +
@@ -141,7 +141,6 @@ class LinuxEngine final : public Engine {
     UniqueFd stop_;
     std::thread outbound_;
     std::thread inbound_;
-    std::latch started_{2};
     std::string warning_;
     unsigned current_mtu_ = 0;
 };

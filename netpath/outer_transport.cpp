@@ -120,11 +120,12 @@ class LinuxTransport final : public OuterTransport {
     std::size_t receive(std::span<Packet* const> packets) override {
         // One poll() finds the sockets with something queued instead of a recvmmsg() per socket;
         // they are read in rotation, so no socket starves another.
+        std::size_t n = drain_coalesced(packets);
+        if (n == packets.size()) return n;
         std::array<pollfd, kMaxRxSockets> ready;
         for (std::size_t i = 0; i < rx_.size(); ++i)
             ready[i] = {rx_[i].fd.get(), POLLIN, 0};
-        std::size_t n = drain_coalesced(packets);
-        if (n == packets.size() || ::poll(ready.data(), rx_.size(), 0) <= 0) return n;
+        if (::poll(ready.data(), rx_.size(), 0) <= 0) return n;
         for (std::size_t round = 0; round < rx_.size() && n < packets.size(); ++round) {
             const std::size_t i = next_rx_;
             next_rx_ = (next_rx_ + 1) % rx_.size();
@@ -145,7 +146,7 @@ class LinuxTransport final : public OuterTransport {
             std::size_t j = i;
             while (j < packets.size() && j - i < kBatchSize && tx_fd(*packets[j]) == fd)
                 ++j;
-            sent += send_run(fd, packets.subspan(i, j - i));
+            sent += send_run(fd, packets.subspan(i, j - i), gso_enabled_);
             i = j;
         }
         return sent;
@@ -379,12 +380,13 @@ class LinuxTransport final : public OuterTransport {
         return j - i;
     }
 
-    std::size_t send_run(int fd, std::span<Packet* const> run) {
+    // gso: runs of UDP packets may leave as one UDP_SEGMENT send.
+    std::size_t send_run(int fd, std::span<Packet* const> run, bool gso) {
         std::array<mmsghdr, kBatchSize> msgs{};
         std::array<MsgSlot, kBatchSize> slots;
         std::array<iovec, kBatchSize> iovs;
         std::array<std::size_t, kBatchSize> first_packet;  // of each message
-        const bool gso = gso_enabled_ && (fd == udp4_ || fd == udp6_);
+        gso = gso && (fd == udp4_ || fd == udp6_);
         std::size_t nmsg = 0;
         for (std::size_t i = 0; i < run.size();) {
             const std::size_t count = gso ? gso_run_length(run, i) : 1;
@@ -432,10 +434,7 @@ class LinuxTransport final : public OuterTransport {
                 // segment above the path MTU): these packets go one by one, and after EIO so
                 // does everything else.
                 if (errno == EIO) gso_enabled_ = false;
-                const bool keep = gso_enabled_;
-                gso_enabled_ = false;
-                sent += send_run(fd, run.subspan(first_packet[done], packets));
-                gso_enabled_ = keep;
+                sent += send_run(fd, run.subspan(first_packet[done], packets), false);
                 ++done;
                 continue;
             }

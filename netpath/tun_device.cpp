@@ -72,7 +72,10 @@ class FdTun final : public TunDevice {
             }
             const std::size_t need = gso_segments_needed(h, {area.data(), len});
             if (need == 0) {
-                status_.count_drop(DropReason::malformed);
+                // Nothing to cut; the split says why (a bad packet, or an offload never asked for).
+                const SplitResult why = gso_split(h, {area.data(), len}, {});
+                status_.count_drop(why.status == SplitStatus::unsupported ? DropReason::unsupported
+                                                                          : DropReason::malformed);
                 continue;
             }
             // Segments are cut from a copy, since they overwrite the slot it was read into.

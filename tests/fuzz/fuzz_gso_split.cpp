@@ -14,15 +14,20 @@
 #include <span>
 #include <vector>
 
+#include "netpath/byte_order.hpp"
 #include "netpath/gso_split.hpp"
 #include "netpath/packet.hpp"
 #include "netpath/vnet_header.hpp"
+#include "tests/support/reference_checksum.hpp"
 
+using namespace ipsecfs;
 using namespace ipsecfs::netpath;
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using ipsecfs::testing::fold;
+using ipsecfs::testing::sum16;
 
 constexpr std::size_t kWindowMax = 17;
 constexpr std::size_t kUntouched = 7;  // a size gso_split() never leaves in a packet it wrote
@@ -34,28 +39,6 @@ void require(bool ok, const char* what) {
     if (ok) return;
     std::fprintf(stderr, "fuzz_gso_split: %s\n", what);
     __builtin_trap();
-}
-
-uint16_t be16(const uint8_t* p) {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-uint32_t be32(const uint8_t* p) {
-    return static_cast<uint32_t>(be16(p)) << 16 | be16(p + 2);
-}
-
-// A plain RFC 1071 sum, independent of netpath/inet_checksum.hpp.
-uint64_t sum16(const uint8_t* p, std::size_t n, uint64_t sum = 0) {
-    for (std::size_t i = 0; i + 1 < n; i += 2)
-        sum += be16(p + i);
-    if (n % 2) sum += static_cast<uint64_t>(p[n - 1]) << 8;
-    return sum;
-}
-
-uint16_t fold(uint64_t sum) {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
 }
 
 void mark_untouched(std::span<Packet* const> packets) {
@@ -89,7 +72,8 @@ Layout layout_of(const VnetHeader& h, std::span<const uint8_t> pkt) {
     require(pkt.size() >= l.ip + 20, "a super-packet shorter than its headers");
     l.hdr = l.ip + (pkt[l.ip + 12] >> 4) * 4u;
     require(l.hdr >= l.ip + 20 && l.hdr <= pkt.size(), "a TCP header outside the packet");
-    require((l.v4 ? be16(&pkt[2]) : be16(&pkt[4]) + 40u) == pkt.size(), "a wrong IP length");
+    require((l.v4 ? get_be16(&pkt[2]) : get_be16(&pkt[4]) + 40u) == pkt.size(),
+            "a wrong IP length");
     require(l.v4 ? pkt[9] == 6 : pkt[6] == 6, "a super-packet of another protocol");
     l.payload = pkt.size() - l.hdr;
     return l;
@@ -112,13 +96,14 @@ void check_segment(const VnetHeader& h, std::span<const uint8_t> pkt, const Layo
         if (!changes && !tcp_changes) require(seg[b] == pkt[b], "a header byte that changed");
     }
     if (l.v4) {
-        require(be16(&seg[2]) == seg.size(), "IPv4 total length of a segment");
-        require(be16(&seg[4]) == static_cast<uint16_t>(be16(&pkt[4]) + i), "IPv4 ID of a segment");
+        require(get_be16(&seg[2]) == seg.size(), "IPv4 total length of a segment");
+        require(get_be16(&seg[4]) == static_cast<uint16_t>(get_be16(&pkt[4]) + i),
+                "IPv4 ID of a segment");
         require(fold(sum16(seg.data(), l.ip)) == 0xffff, "IPv4 header checksum of a segment");
     } else {
-        require(be16(&seg[4]) + 40u == seg.size(), "IPv6 payload length of a segment");
+        require(get_be16(&seg[4]) + 40u == seg.size(), "IPv6 payload length of a segment");
     }
-    require(be32(&seg[l.ip + 4]) == static_cast<uint32_t>(be32(&pkt[l.ip + 4]) + offset),
+    require(get_be32(&seg[l.ip + 4]) == static_cast<uint32_t>(get_be32(&pkt[l.ip + 4]) + offset),
             "sequence number of a segment");
     uint8_t flags = pkt[l.ip + 13];
     if (i + 1 < count) flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
@@ -143,11 +128,11 @@ Bytes completed_copy(const VnetHeader& h, std::span<const uint8_t> pkt) {
             require(copy[b] == pkt[b], "complete_checksum changed more than its field");
     }
     if (done && h.needs_csum() && h.csum_offset % 2 == 0) {
-        const uint64_t partial = be16(&pkt[field]);
+        const uint64_t partial = get_be16(&pkt[field]);
         const std::size_t n = pkt.size() - h.csum_start;
         require(fold(sum16(copy.data() + h.csum_start, n, partial)) == 0xffff,
                 "a completed checksum that does not verify");
-        require(be16(&copy[field]) != 0, "a completed checksum of 0 (must be 0xffff)");
+        require(get_be16(&copy[field]) != 0, "a completed checksum of 0 (must be 0xffff)");
     }
     return copy;
 }

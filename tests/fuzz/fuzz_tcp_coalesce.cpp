@@ -21,16 +21,21 @@
 #include <string>
 #include <vector>
 
+#include "netpath/byte_order.hpp"
 #include "netpath/gso_split.hpp"
 #include "netpath/packet.hpp"
 #include "netpath/tcp_coalesce.hpp"
 #include "netpath/vnet_header.hpp"
+#include "tests/support/reference_checksum.hpp"
 
+using namespace ipsecfs;
 using namespace ipsecfs::netpath;
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using ipsecfs::testing::fold;
+using ipsecfs::testing::sum16;
 
 // A few more than a batch, so that open runs get evicted too.
 constexpr std::size_t kMaxPackets = kBatchSize + 8;
@@ -40,28 +45,6 @@ void require(bool ok, const char* what) {
     if (ok) return;
     std::fprintf(stderr, "fuzz_tcp_coalesce: %s\n", what);
     __builtin_trap();
-}
-
-uint16_t be16(const uint8_t* p) {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-uint32_t be32(const uint8_t* p) {
-    return static_cast<uint32_t>(be16(p)) << 16 | be16(p + 2);
-}
-
-// A plain RFC 1071 sum, independent of netpath/inet_checksum.hpp.
-uint64_t sum16(const uint8_t* p, std::size_t n, uint64_t sum = 0) {
-    for (std::size_t i = 0; i + 1 < n; i += 2)
-        sum += be16(p + i);
-    if (n % 2) sum += static_cast<uint64_t>(p[n - 1]) << 8;
-    return sum;
-}
-
-uint16_t fold(uint64_t sum) {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
 }
 
 bool v4(std::span<const uint8_t> b) {
@@ -87,7 +70,7 @@ bool tcp_checksum_ok(std::span<const uint8_t> b) {
 std::optional<std::string> flow_key(std::span<const uint8_t> b) {
     if (b.empty()) return std::nullopt;
     if (v4(b)) {
-        if (b.size() < 20 || b[9] != 6 || (b[0] & 0x0f) < 5 || (be16(&b[6]) & 0x1fff) != 0)
+        if (b.size() < 20 || b[9] != 6 || (b[0] & 0x0f) < 5 || (get_be16(&b[6]) & 0x1fff) != 0)
             return std::nullopt;
         const std::size_t ip = ip_len_of(b);
         if (b.size() < ip + 4) return std::nullopt;
@@ -147,10 +130,11 @@ std::size_t check_merged(const TunWrite& w, std::size_t head, const std::vector<
     require(v.csum_start == ip && v.csum_offset == 16, "csum_start/offset not TCP's checksum");
     require(std::size_t{v.csum_start} + v.csum_offset + 2 <= sp.size(), "checksum field outside");
     if (is_v4) {
-        require(be16(&sp[2]) == sp.size(), "IPv4 total length is not the super-packet's");
+        require(get_be16(&sp[2]) == sp.size(), "IPv4 total length is not the super-packet's");
         require(ipv4_header_ok(sp), "IPv4 header checksum of a super-packet");
     } else {
-        require(be16(&sp[4]) + 40u == sp.size(), "IPv6 payload length is not the super-packet's");
+        require(get_be16(&sp[4]) + 40u == sp.size(),
+                "IPv6 payload length is not the super-packet's");
     }
     // Headers as the head's (PSH may be added), then the head's payload.
     for (std::size_t i = 0; i < ip + tcp; ++i) {
@@ -178,17 +162,18 @@ std::size_t check_merged(const TunWrite& w, std::size_t head, const std::vector<
     require(r.status == SplitStatus::ok && r.count == needed, "gso_split refuses a super-packet");
 
     Bytes payload;
-    const uint16_t id0 = is_v4 ? be16(&first[4]) : 0;
+    const uint16_t id0 = is_v4 ? get_be16(&first[4]) : 0;
     std::size_t last = head;
     for (std::size_t k = 0; k < r.count; ++k) {
         const std::span<const uint8_t> seg = cut[k]->bytes();
         require(seg.size() >= ip + tcp, "a segment shorter than its headers");
         if (is_v4) {
             require(ipv4_header_ok(seg), "IPv4 header checksum of a segment");
-            require(be16(&seg[4]) == static_cast<uint16_t>(id0 + k), "IPv4 ID of a segment");
+            require(get_be16(&seg[4]) == static_cast<uint16_t>(id0 + k), "IPv4 ID of a segment");
         }
         require(tcp_checksum_ok(seg), "TCP checksum of a segment");
-        require(be16(&seg[ip + 18]) == be16(&first[ip + 18]), "urgent pointer of a segment");
+        require(get_be16(&seg[ip + 18]) == get_be16(&first[ip + 18]),
+                "urgent pointer of a segment");
         payload.insert(payload.end(), seg.begin() + static_cast<std::ptrdiff_t>(ip + tcp),
                        seg.end());
         if (k == 0) {
@@ -209,7 +194,8 @@ std::size_t check_merged(const TunWrite& w, std::size_t head, const std::vector<
                        sp.begin() + static_cast<std::ptrdiff_t>(ip + tcp), sp.end()) &&
                 payload.size() == sp.size() - ip - tcp,
             "the segments' payloads are not the super-packet's");
-    require(be32(&cut[0]->bytes()[ip + 4]) == be32(&sp[ip + 4]), "sequence of the first segment");
+    require(get_be32(&cut[0]->bytes()[ip + 4]) == get_be32(&sp[ip + 4]),
+            "sequence of the first segment");
     return last;
 }
 

@@ -18,6 +18,7 @@
 #include "netpath/ip_header.hpp"
 #include "netpath/packet.hpp"
 #include "netpath/vnet_header.hpp"
+#include "tests/support/reference_checksum.hpp"
 
 using namespace ipsecfs;
 using namespace ipsecfs::netpath;
@@ -25,6 +26,10 @@ using namespace ipsecfs::netpath;
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+
+uint16_t reference_fold(const Bytes& b) {
+    return testing::fold(testing::sum16(b.data(), b.size()));
+}
 
 constexpr uint8_t kFin = 0x01;
 constexpr uint8_t kPsh = 0x08;
@@ -50,16 +55,6 @@ Bytes payload_of(std::size_t n) {
     return p;
 }
 
-// Naive RFC 1071 sum of 16-bit words, folded; independent of inet_checksum.hpp.
-uint16_t naive_fold(const Bytes& b) {
-    uint32_t sum = 0;
-    for (std::size_t i = 0; i < b.size(); i += 2) {
-        sum += static_cast<uint32_t>(b[i] << 8 | (i + 1 < b.size() ? b[i + 1] : 0));
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return static_cast<uint16_t>(sum);
-}
-
 // The pseudo header (RFC 9293 §3.1, RFC 8200 §8.1) followed by the transport bytes of pkt.
 Bytes pseudo_and_transport(const Bytes& pkt, std::size_t ip_len, uint8_t protocol) {
     const std::size_t len = pkt.size() - ip_len;
@@ -81,14 +76,14 @@ Bytes pseudo_and_transport(const Bytes& pkt, std::size_t ip_len, uint8_t protoco
 }
 
 bool transport_checksum_ok(const Bytes& pkt, std::size_t ip_len, uint8_t protocol) {
-    return naive_fold(pseudo_and_transport(pkt, ip_len, protocol)) == 0xffff;
+    return reference_fold(pseudo_and_transport(pkt, ip_len, protocol)) == 0xffff;
 }
 
 // The pseudo-header sum the kernel leaves in the checksum field with CHECKSUM_PARTIAL.
 uint16_t partial_sum(const Bytes& pkt, std::size_t ip_len, uint8_t protocol) {
     Bytes pseudo = pseudo_and_transport(pkt, ip_len, protocol);
     pseudo.resize(pseudo.size() - (pkt.size() - ip_len));
-    return naive_fold(pseudo);
+    return reference_fold(pseudo);
 }
 
 std::size_t ip_len_of(const Flow& f) {
@@ -341,9 +336,9 @@ TEST_CASE("complete_checksum finishes TCP, UDP and ICMPv6 checksums", "[gso]") {
         put_be16(&pkt[24], pkt.size() - 20);
         // Make the folded sum of pseudo header and datagram 0xffff with the last payload word.
         put_be16(&pkt[pkt.size() - 2], 0);
-        const uint16_t s = naive_fold(pseudo_and_transport(pkt, 20, kProtoUdp));
+        const uint16_t s = reference_fold(pseudo_and_transport(pkt, 20, kProtoUdp));
         put_be16(&pkt[pkt.size() - 2], 0xffff - s);
-        REQUIRE(naive_fold(pseudo_and_transport(pkt, 20, kProtoUdp)) == 0xffff);
+        REQUIRE(reference_fold(pseudo_and_transport(pkt, 20, kProtoUdp)) == 0xffff);
         put_be16(&pkt[26], partial_sum(pkt, 20, kProtoUdp));
         REQUIRE(complete_checksum(csum_header(20, 6), pkt));
         CHECK(get_be16(&pkt[26]) == 0xffff);

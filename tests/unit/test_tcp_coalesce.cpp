@@ -10,16 +10,21 @@
 #include <memory>
 #include <vector>
 
+#include "netpath/byte_order.hpp"
 #include "netpath/gso_split.hpp"
 #include "netpath/packet.hpp"
 #include "netpath/tcp_coalesce.hpp"
 #include "netpath/vnet_header.hpp"
+#include "tests/support/reference_checksum.hpp"
 
+using namespace ipsecfs;
 using namespace ipsecfs::netpath;
 
 namespace {
 
 using Bytes = std::vector<uint8_t>;
+using ipsecfs::testing::fold;
+using ipsecfs::testing::sum16;
 
 constexpr uint8_t kFin = 0x01;
 constexpr uint8_t kSyn = 0x02;
@@ -27,34 +32,6 @@ constexpr uint8_t kRst = 0x04;
 constexpr uint8_t kPsh = 0x08;
 constexpr uint8_t kAck = 0x10;
 constexpr std::size_t kMss = 1448;
-
-uint16_t be16(const uint8_t* p) {
-    return static_cast<uint16_t>(p[0] << 8 | p[1]);
-}
-
-void set_be16(uint8_t* p, std::size_t v) {
-    p[0] = static_cast<uint8_t>(v >> 8);
-    p[1] = static_cast<uint8_t>(v);
-}
-
-void set_be32(uint8_t* p, uint32_t v) {
-    set_be16(p, v >> 16);
-    set_be16(p + 2, v & 0xffff);
-}
-
-// A plain RFC 1071 sum, independent of netpath/inet_checksum.hpp.
-uint32_t sum16(const uint8_t* p, std::size_t n, uint32_t sum = 0) {
-    for (std::size_t i = 0; i + 1 < n; i += 2)
-        sum += static_cast<uint32_t>(p[i] << 8 | p[i + 1]);
-    if (n % 2) sum += static_cast<uint32_t>(p[n - 1] << 8);
-    return sum;
-}
-
-uint16_t fold(uint32_t sum) {
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(sum);
-}
 
 bool is_v4(const Bytes& b) {
     return (b[0] >> 4) == 4;
@@ -64,11 +41,10 @@ std::size_t ip_len_of(const Bytes& b) {
     return is_v4(b) ? (b[0] & 0x0fu) * 4u : 40;
 }
 
-uint32_t pseudo_sum(const Bytes& b, std::size_t l4_len) {
+uint64_t pseudo_sum(const Bytes& b, std::size_t l4_len) {
     const std::size_t at = is_v4(b) ? 12 : 8;
     const std::size_t n = is_v4(b) ? 8 : 32;
-    return sum16(b.data() + at, n) + 6 + static_cast<uint32_t>(l4_len >> 16) +
-           static_cast<uint32_t>(l4_len & 0xffff);
+    return sum16(b.data() + at, n) + 6 + (l4_len >> 16) + (l4_len & 0xffff);
 }
 
 bool tcp_checksum_ok(const Bytes& b) {
@@ -107,7 +83,7 @@ Bytes segment(Flow& f, std::size_t payload_len, uint8_t flags = kAck) {
         p[1] = static_cast<uint8_t>(f.tos << 4 | 0x0a);
         p[2] = 0xbc;
         p[3] = 0xde;
-        set_be16(p + 4, b.size() - ip);
+        put_be16(p + 4, b.size() - ip);
         p[6] = 6;
         p[7] = f.ttl;
         const std::array<uint8_t, 16> src{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
@@ -119,34 +95,34 @@ Bytes segment(Flow& f, std::size_t payload_len, uint8_t flags = kAck) {
     } else {
         p[0] = 0x45;
         p[1] = f.tos;
-        set_be16(p + 2, b.size());
-        set_be16(p + 4, f.ip_id++);
+        put_be16(p + 2, b.size());
+        put_be16(p + 4, f.ip_id++);
         p[6] = 0x40;  // DF
         p[8] = f.ttl;
         p[9] = 6;
         const std::array<uint8_t, 8> addrs{192, 0, 2, f.src_last, 198, 51, 100, 9};
         std::copy(addrs.begin(), addrs.end(), p + 12);
-        set_be16(p + 10, static_cast<uint16_t>(~fold(sum16(p, 20))));
+        put_be16(p + 10, static_cast<uint16_t>(~fold(sum16(p, 20))));
     }
     uint8_t* t = p + ip;
-    set_be16(t, f.sport);
-    set_be16(t + 2, f.dport);
-    set_be32(t + 4, f.seq);
-    set_be32(t + 8, f.ack);
+    put_be16(t, f.sport);
+    put_be16(t + 2, f.dport);
+    put_be32(t + 4, f.seq);
+    put_be32(t + 8, f.ack);
     t[12] = static_cast<uint8_t>(tcp / 4 << 4);
     t[13] = flags;
-    set_be16(t + 14, f.window);
+    put_be16(t + 14, f.window);
     if (f.timestamps) {
         t[20] = 1;  // NOP, NOP, timestamps (RFC 7323 §3)
         t[21] = 1;
         t[22] = 8;
         t[23] = 10;
-        set_be32(t + 24, f.tsval);
-        set_be32(t + 28, 77777);
+        put_be32(t + 24, f.tsval);
+        put_be32(t + 28, 77777);
     }
     for (std::size_t i = 0; i < payload_len; ++i)
         t[tcp + i] = static_cast<uint8_t>((f.seq + i) * 7 + f.payload_seed);
-    set_be16(t + 16,
+    put_be16(t + 16,
              static_cast<uint16_t>(~fold(sum16(t, b.size() - ip, pseudo_sum(b, b.size() - ip)))));
     f.seq += static_cast<uint32_t>(payload_len) + ((flags & (kSyn | kFin)) ? 1 : 0);
     return b;
@@ -163,15 +139,15 @@ Bytes udp_packet() {
     Bytes b(20 + 8 + 100, 0x5a);
     b[0] = 0x45;
     b[1] = 0;
-    set_be16(b.data() + 2, b.size());
+    put_be16(b.data() + 2, b.size());
     b[6] = 0x40;
     b[8] = 64;
     b[9] = 17;
     const std::array<uint8_t, 8> addrs{192, 0, 2, 1, 198, 51, 100, 9};
     std::copy(addrs.begin(), addrs.end(), b.begin() + 12);
     b[10] = b[11] = 0;
-    set_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), 20))));
-    set_be16(b.data() + 24, 8 + 100);
+    put_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), 20))));
+    put_be16(b.data() + 24, 8 + 100);
     b[26] = b[27] = 0;
     return b;
 }
@@ -180,13 +156,13 @@ Bytes icmp_echo() {
     Bytes b = udp_packet();
     b[9] = 1;
     b[10] = b[11] = 0;
-    set_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), 20))));
+    put_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), 20))));
     return b;
 }
 
 void fix_ipv4_header(Bytes& b) {
     b[10] = b[11] = 0;
-    set_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), ip_len_of(b)))));
+    put_be16(b.data() + 10, static_cast<uint16_t>(~fold(sum16(b.data(), ip_len_of(b)))));
 }
 
 // The batch as the inbound worker hands it over, plus what went in.
@@ -244,14 +220,14 @@ void check_super(const TunWrite& w, const std::vector<Bytes>& segments) {
     CHECK(Bytes(got.begin() + static_cast<std::ptrdiff_t>(hdr), got.end()) == payload);
 
     if (is_v4(first)) {
-        CHECK(be16(&got[2]) == got.size());
+        CHECK(get_be16(&got[2]) == got.size());
         CHECK(ipv4_header_ok(got));
         Bytes a(got.begin(), got.begin() + 20), b(first.begin(), first.begin() + 20);
         for (std::size_t i : {2, 3, 10, 11})
             a[i] = b[i] = 0;
         CHECK(a == b);
     } else {
-        CHECK(be16(&got[4]) == got.size() - 40);
+        CHECK(get_be16(&got[4]) == got.size() - 40);
         Bytes a(got.begin(), got.begin() + 40), b(first.begin(), first.begin() + 40);
         a[4] = a[5] = b[4] = b[5] = 0;
         CHECK(a == b);
@@ -274,11 +250,11 @@ void check_super(const TunWrite& w, const std::vector<Bytes>& segments) {
     // CHECKSUM_PARTIAL: the field is the folded pseudo-header sum; completing it the way the
     // kernel does gives a valid checksum over the whole super-packet.
     const std::size_t l4 = got.size() - ip;
-    CHECK(be16(&got[ip + 16]) == fold(pseudo_sum(got, l4)));
+    CHECK(get_be16(&got[ip + 16]) == fold(pseudo_sum(got, l4)));
     Bytes done = got;
     const uint16_t complete = static_cast<uint16_t>(
         ~fold(sum16(done.data() + w.vnet.csum_start, done.size() - w.vnet.csum_start)));
-    set_be16(done.data() + w.vnet.csum_start + w.vnet.csum_offset, complete);
+    put_be16(done.data() + w.vnet.csum_start + w.vnet.csum_offset, complete);
     CHECK(tcp_checksum_ok(done));
 }
 
@@ -434,9 +410,9 @@ TEST_CASE("tcp gro without DF merges only identifications that count up by one",
         seg[6] = 0;  // DF clear; IDs 0x1234, 0x1235, 0x1236, ...
         fix_ipv4_header(seg);
     }
-    set_be16(segs[3].data() + 4, 0x4000);  // out of step: ends the run, starts the next
+    put_be16(segs[3].data() + 4, 0x4000);  // out of step: ends the run, starts the next
     fix_ipv4_header(segs[3]);
-    set_be16(segs[4].data() + 4, 0x4001);
+    put_be16(segs[4].data() + 4, 0x4001);
     fix_ipv4_header(segs[4]);
     Batch batch(segs);
     const auto out = batch.coalesce();
@@ -575,7 +551,7 @@ TEST_CASE("tcp gro passes IPv4 with options unmerged", "[gro]") {
     for (Bytes& s : segs) {
         s.insert(s.begin() + 20, {1, 1, 1, 0});  // NOP NOP NOP EOL
         s[0] = 0x46;
-        set_be16(s.data() + 2, s.size());
+        put_be16(s.data() + 2, s.size());
         fix_ipv4_header(s);
         REQUIRE(tcp_checksum_ok(s));
     }
@@ -594,7 +570,7 @@ TEST_CASE("tcp gro passes IPv6 with an extension header unmerged", "[gro]") {
         // Hop-by-hop options: next header TCP, length 0, PadN of 4.
         s.insert(s.begin() + 40, {6, 0, 1, 4, 0, 0, 0, 0});
         s[6] = 0;
-        set_be16(s.data() + 4, s.size() - 40);
+        put_be16(s.data() + 4, s.size() - 40);
     }
     Batch batch(segs);
     const auto out = batch.coalesce();
@@ -711,7 +687,7 @@ TEST_CASE("tcp gro handles many flows in one batch", "[gro]") {
     std::vector<Bytes> payload(flows.size());
     for (const TunWrite& w : out) {
         const Bytes b = bytes_of(w.packet);
-        const std::size_t flow = be16(&b[20]) - 50000u;
+        const std::size_t flow = get_be16(&b[20]) - 50000u;
         REQUIRE(flow < flows.size());
         if (w.vnet.is_gso()) {
             check_super(w, per_flow[flow]);
