@@ -15,15 +15,18 @@ constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint8_t kTcpCwr = 0x80;
 constexpr std::size_t kTcpHeaderBytes = 20;
 constexpr std::size_t kTcpChecksumOffset = 16;
+constexpr std::size_t kUdpHeaderBytes = 8;
+constexpr std::size_t kUdpChecksumOffset = 6;
 constexpr uint16_t kIpv4MoreFragments = 0x2000;
 constexpr uint16_t kIpv4FragmentOffset = 0x1fff;
 
-// A TCP super-packet as parsed from its own headers.
+// A TCP or UDP super-packet as parsed from its own headers.
 struct SuperPacket {
     SplitStatus status = SplitStatus::malformed;
     bool v4 = false;
+    bool udp = false;
     std::size_t ip_len = 0;
-    std::size_t hdr_len = 0;  // IP + TCP header
+    std::size_t hdr_len = 0;  // IP + TCP or UDP header
     std::size_t payload_len = 0;
     std::size_t segments = 0;
 };
@@ -50,35 +53,44 @@ bool is_ipv6_extension_header(uint8_t next_header) {
 SuperPacket parse_super_packet(const VnetHeader& h, std::span<const uint8_t> pkt) {
     SuperPacket sp;
     const uint8_t type = h.gso_type & static_cast<uint8_t>(~VnetHeader::kGsoEcn);
-    if (type != VnetHeader::kGsoTcpV4 && type != VnetHeader::kGsoTcpV6) {
+    if (type != VnetHeader::kGsoTcpV4 && type != VnetHeader::kGsoTcpV6 &&
+        type != VnetHeader::kGsoUdpL4) {
         sp.status = SplitStatus::unsupported;
         return sp;
     }
     if (h.gso_size == 0 || pkt.empty()) return sp;
-    sp.v4 = type == VnetHeader::kGsoTcpV4;
+    sp.udp = type == VnetHeader::kGsoUdpL4;
+    // USO names no IP version: the packet's own says it (the kernel's virtio_net_hdr_to_skb()).
+    sp.v4 = sp.udp ? (pkt[0] >> 4) == 4 : type == VnetHeader::kGsoTcpV4;
+    const uint8_t proto = sp.udp ? kProtoUdp : kProtoTcp;
     const unsigned version = pkt[0] >> 4;
     if (sp.v4) {
         if (version != 4 || pkt.size() < kIpv4HeaderBytes) return sp;
         sp.ip_len = (pkt[0] & 0x0fu) * 4u;
         if (sp.ip_len < kIpv4HeaderBytes || get_be16(&pkt[2]) != pkt.size()) return sp;
         if ((get_be16(&pkt[6]) & (kIpv4MoreFragments | kIpv4FragmentOffset)) != 0) return sp;
-        if (pkt[9] != kProtoTcp) return sp;
+        if (pkt[9] != proto) return sp;
     } else {
         if (version != 6 || pkt.size() < kIpv6HeaderBytes) return sp;
         sp.ip_len = kIpv6HeaderBytes;
         if (get_be16(&pkt[4]) + kIpv6HeaderBytes != pkt.size()) return sp;
-        if (pkt[6] != kProtoTcp) {
+        if (pkt[6] != proto) {
             if (is_ipv6_extension_header(pkt[6])) sp.status = SplitStatus::unsupported;
             return sp;
         }
     }
-    if (sp.ip_len + kTcpHeaderBytes > pkt.size()) return sp;
-    const std::size_t tcp_len = (pkt[sp.ip_len + 12] >> 4) * 4u;
-    if (tcp_len < kTcpHeaderBytes) return sp;
-    sp.hdr_len = sp.ip_len + tcp_len;
+    std::size_t l4_len = kUdpHeaderBytes;
+    if (!sp.udp) {
+        if (sp.ip_len + kTcpHeaderBytes > pkt.size()) return sp;
+        l4_len = (pkt[sp.ip_len + 12] >> 4) * 4u;
+        if (l4_len < kTcpHeaderBytes) return sp;
+    }
+    sp.hdr_len = sp.ip_len + l4_len;
     if (sp.hdr_len > pkt.size()) return sp;
-    if (h.needs_csum() && (h.csum_start != sp.ip_len || h.csum_offset != kTcpChecksumOffset))
-        return sp;
+    // The UDP length field covers the whole super-packet, as the kernel's UDP GSO writes it.
+    if (sp.udp && get_be16(&pkt[sp.ip_len + 4]) != pkt.size() - sp.ip_len) return sp;
+    const std::size_t csum_offset = sp.udp ? kUdpChecksumOffset : kTcpChecksumOffset;
+    if (h.needs_csum() && (h.csum_start != sp.ip_len || h.csum_offset != csum_offset)) return sp;
     sp.payload_len = pkt.size() - sp.hdr_len;
     sp.segments = std::max<std::size_t>(1, (sp.payload_len + h.gso_size - 1) / h.gso_size);
     const std::size_t largest = sp.hdr_len + std::min<std::size_t>(sp.payload_len, h.gso_size);
@@ -114,18 +126,28 @@ std::size_t write_segment(const SuperPacket& sp, uint16_t gso_size, std::span<co
         put_be16(&d[4], size - kIpv6HeaderBytes);
     }
 
+    const std::size_t l4_total = size - sp.ip_len;
+    uint8_t* l4 = d + sp.ip_len;
+    if (sp.udp) {
+        // RFC 768: each datagram its own length and full checksum (__udp_gso_segment()), and a
+        // sum of 0 sent as 0xffff.
+        put_be16(&l4[4], l4_total);
+        l4[kUdpChecksumOffset] = l4[kUdpChecksumOffset + 1] = 0;
+        uint64_t sum = checksum_add16(address_sum + kProtoUdp, static_cast<uint16_t>(l4_total));
+        const uint16_t csum = checksum_finish(checksum_add(sum, {l4, l4_total}));
+        put_be16(&l4[kUdpChecksumOffset], csum == 0 ? 0xffff : csum);
+        return size;
+    }
     // RFC 9293 §3.1; the flags as tcp_gso_segment() leaves them.
-    uint8_t* th = d + sp.ip_len;
-    put_be32(&th[4], static_cast<uint32_t>(get_be32(&src[sp.ip_len + 4]) + offset));
-    uint8_t flags = th[13];
+    put_be32(&l4[4], static_cast<uint32_t>(get_be32(&src[sp.ip_len + 4]) + offset));
+    uint8_t flags = l4[13];
     if (i + 1 < sp.segments) flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
     if (i > 0) flags = static_cast<uint8_t>(flags & ~kTcpCwr);
-    th[13] = flags;
-    th[kTcpChecksumOffset] = th[kTcpChecksumOffset + 1] = 0;
-    const std::size_t tcp_total = size - sp.ip_len;
-    uint64_t sum = checksum_add16(address_sum + kProtoTcp, static_cast<uint16_t>(tcp_total));
-    sum = checksum_add(sum, {th, tcp_total});
-    put_be16(&th[kTcpChecksumOffset], checksum_finish(sum));
+    l4[13] = flags;
+    l4[kTcpChecksumOffset] = l4[kTcpChecksumOffset + 1] = 0;
+    uint64_t sum = checksum_add16(address_sum + kProtoTcp, static_cast<uint16_t>(l4_total));
+    sum = checksum_add(sum, {l4, l4_total});
+    put_be16(&l4[kTcpChecksumOffset], checksum_finish(sum));
     return size;
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Userspace GSO for the TUN read path: with IFF_VNET_HDR and TUNSETOFFLOAD(CSUM|TSO4|TSO6|TSO_ECN)
-// the kernel hands over TCP super-packets of up to 64 KB and packets whose transport checksum is
-// only partly done (virtio 1.x §5.1.6.2). These are cut into segments and finished here, as
-// Linux's inet_gso_segment()/ipv6_gso_segment()/tcp_gso_segment() and skb_checksum_help() would.
+// Userspace GSO for the TUN read path: with IFF_VNET_HDR and TUNSETOFFLOAD(CSUM|TSO4|TSO6|TSO_ECN,
+// and USO4|USO6 where the kernel has them) the kernel hands over TCP and UDP super-packets of up
+// to 64 KB and packets whose transport checksum is only partly done (virtio 1.x §5.1.6.2). These
+// are cut into segments and finished here, as Linux's inet_gso_segment()/ipv6_gso_segment() with
+// tcp_gso_segment() or __udp_gso_segment(), and skb_checksum_help() would.
 
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +17,7 @@ namespace ipsecfs::netpath {
 enum class SplitStatus : uint8_t {
     ok,
     malformed,    // the vnet header and the packet disagree, or the packet is cut short
-    unsupported,  // UFO/USO or an unknown gso_type, IPv6 extension headers before TCP, a segment
+    unsupported,  // UFO or an unknown gso_type, IPv6 extension headers before TCP, a segment
                   // larger than a Packet, or fewer output packets than needed
 };
 
@@ -26,17 +27,18 @@ struct SplitResult {
 };
 
 // How many packets gso_split() produces: 1 for a non-GSO packet, ceil(payload / gso_size) (at
-// least 1) for a TCP super-packet; 0 when gso_split() would return malformed or unsupported.
+// least 1) for a TCP or UDP super-packet; 0 when gso_split() would return malformed or unsupported.
 std::size_t gso_segments_needed(const VnetHeader& h, std::span<const uint8_t> pkt);
 
 // Writes the packets to out[0..count), each through reset() and set_size(): complete IP packets
 // with a valid IPv4 header checksum and a valid transport checksum. A non-GSO packet is copied
 // and its checksum completed when NEEDS_CSUM (its IP header is taken as the kernel wrote it).
-// A TCP super-packet's headers are parsed and checked (hdr_len is not trusted); segment i gets
-// IPv4 total length and identification id0 + i (header checksum recomputed) or IPv6 payload
-// length, sequence number seq0 + i * gso_size, FIN and PSH only if last, CWR only if first, and
-// a full TCP checksum. If out.size() < gso_segments_needed(), returns unsupported. On any status
-// but ok nothing is written to out.
+// A super-packet's headers are parsed and checked (hdr_len is not trusted; a UDP one's length
+// field must cover it all); segment i gets IPv4 total length and identification id0 + i (header
+// checksum recomputed) or IPv6 payload length; for TCP sequence number seq0 + i * gso_size, FIN
+// and PSH only if last, CWR only if first, and a full TCP checksum; for UDP its own length and a
+// full checksum (0 sent as 0xffff). If out.size() < gso_segments_needed(), returns unsupported. On
+// any status but ok nothing is written to out.
 SplitResult gso_split(const VnetHeader& h, std::span<const uint8_t> pkt,
                       std::span<Packet* const> out);
 

@@ -15,7 +15,16 @@
 
 #include "netpath/gso_split.hpp"
 #include "netpath/tcp_coalesce.hpp"
+#include "netpath/udp_coalesce.hpp"
 #include "netpath/vnet_header.hpp"
+
+// Linux 6.2 (after Debian 12's headers).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
 
 namespace ipsecfs::netpath {
 namespace {
@@ -33,8 +42,12 @@ Result<void> ifreq_ioctl(unsigned long request, ifreq& ifr, const std::string& w
 
 class FdTun final : public TunDevice {
   public:
-    FdTun(UniqueFd fd, std::string name, bool vnet, DataplaneStatus& status)
-        : fd_(std::move(fd)), name_(std::move(name)), vnet_(vnet), status_(status) {
+    FdTun(UniqueFd fd, std::string name, TunOffload offload, DataplaneStatus& status)
+        : fd_(std::move(fd)),
+          name_(std::move(name)),
+          vnet_(offload != TunOffload::none),
+          udp_gro_(offload == TunOffload::tcp_udp),
+          status_(status) {
         if (vnet_) {
             scratch_ = std::make_unique<Packet>();
             writes_.reserve(kBatchSize);
@@ -93,6 +106,7 @@ class FdTun final : public TunDevice {
     std::size_t write(std::span<Packet* const> packets) override {
         if (!vnet_) return write_plain(packets);
         coalesce_tcp(packets, writes_);
+        if (udp_gro_) coalesce_udp(writes_);
         std::size_t n = 0;
         for (const TunWrite& w : writes_) {
             Packet& p = *w.packet;
@@ -167,6 +181,7 @@ class FdTun final : public TunDevice {
     UniqueFd fd_;
     std::string name_;
     bool vnet_;
+    bool udp_gro_;  // the kernel takes UDP super-packets
     DataplaneStatus& status_;
     std::unique_ptr<Packet> scratch_;  // a super-packet being cut
     VnetHeader pending_header_;
@@ -175,16 +190,18 @@ class FdTun final : public TunDevice {
     std::vector<TunWrite> writes_;
 };
 
-bool offload_wanted() {
+TunOffload offload_wanted() {
     const char* env = std::getenv("IPSECFS_TUN_OFFLOAD");
-    return env == nullptr || std::strcmp(env, "0") != 0;
+    if (env == nullptr) return TunOffload::tcp_udp;
+    if (std::strcmp(env, "0") == 0) return TunOffload::none;
+    return std::strcmp(env, "tcp") == 0 ? TunOffload::tcp : TunOffload::tcp_udp;
 }
 
 }  // namespace
 
-std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, bool vnet,
+std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, TunOffload offload,
                                        DataplaneStatus& status) {
-    return std::make_unique<FdTun>(std::move(fd), std::move(name), vnet, status);
+    return std::make_unique<FdTun>(std::move(fd), std::move(name), offload, status);
 }
 
 namespace {
@@ -194,10 +211,11 @@ struct OpenedTun {
     std::string name;
 };
 
-// TUNSETIFF, and with vnet the header size, byte order and offloads.
-Result<OpenedTun> open_tun_fd(const std::string& name, bool vnet) {
+// TUNSETIFF, and with offloads the header size, byte order and offloads.
+Result<OpenedTun> open_tun_fd(const std::string& name, TunOffload offload) {
     UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return fail(errno_text("open /dev/net/tun"));
+    const bool vnet = offload != TunOffload::none;
     ifreq ifr{};
     std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
     ifr.ifr_flags = static_cast<short>(IFF_TUN | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0));
@@ -206,7 +224,8 @@ Result<OpenedTun> open_tun_fd(const std::string& name, bool vnet) {
     if (vnet) {
         const int hdr = static_cast<int>(kVnetHeaderBytes);
         const int little_endian = 1;
-        const unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        unsigned offloads = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
+        if (offload == TunOffload::tcp_udp) offloads |= TUN_F_USO4 | TUN_F_USO6;
         if (::ioctl(fd.get(), TUNSETVNETHDRSZ, &hdr) < 0 ||
             ::ioctl(fd.get(), TUNSETVNETLE, &little_endian) < 0 ||
             ::ioctl(fd.get(), TUNSETOFFLOAD, offloads) < 0) {
@@ -221,12 +240,17 @@ Result<OpenedTun> open_tun_fd(const std::string& name, bool vnet) {
 Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name,
                                                   DataplaneStatus& status) {
     if (name.empty() || name.size() >= IFNAMSIZ) return fail("bad TUN device name '" + name + "'");
-    bool vnet = offload_wanted();
-    auto opened = open_tun_fd(name, vnet);
-    if (!opened && vnet) {
-        // A kernel without TUN offloads: plain packets, one per read and write.
-        vnet = false;
-        opened = open_tun_fd(name, false);
+    // A kernel without USO (before 6.2) refuses the whole TUNSETOFFLOAD: then TCP offloads only;
+    // one without TUN offloads at all gets plain packets, one per read and write.
+    TunOffload offload = offload_wanted();
+    auto opened = open_tun_fd(name, offload);
+    if (!opened && offload == TunOffload::tcp_udp) {
+        offload = TunOffload::tcp;
+        opened = open_tun_fd(name, offload);
+    }
+    if (!opened && offload != TunOffload::none) {
+        offload = TunOffload::none;
+        opened = open_tun_fd(name, offload);
     }
     if (!opened) return std::move(opened).take_error();
     const std::string actual = opened->name;
@@ -238,7 +262,7 @@ Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name,
     up.ifr_flags = static_cast<short>(up.ifr_flags | IFF_UP | IFF_RUNNING);
     if (auto r = ifreq_ioctl(SIOCSIFFLAGS, up, "bring up " + actual); !r)
         return std::move(r).take_error();
-    return make_fd_tun(std::move(opened->fd), actual, vnet, status);
+    return make_fd_tun(std::move(opened->fd), actual, offload, status);
 }
 
 unsigned device_mtu(const std::string& name) {

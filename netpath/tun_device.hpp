@@ -1,11 +1,14 @@
 #pragma once
 // The clear side: a TUN device (like wireguard-go's tun.Device). The Linux implementation
-// opens /dev/net/tun with a virtio-net header and TCP offloads: the kernel hands over TCP
-// super-packets, which read() cuts into segments (gso_split), and write() coalesces TCP segments
-// of one flow back into super-packets (tcp_coalesce), so both kernels' TCP stacks and the TUN see
-// one packet per ~64 KB instead of per segment. Tests substitute an in-memory device.
+// opens /dev/net/tun with a virtio-net header and TCP offloads (and UDP ones where the kernel has
+// them): the kernel hands over super-packets, which read() cuts into segments (gso_split), and
+// write() coalesces TCP segments of one flow back into super-packets (tcp_coalesce), and with USO
+// also runs of UDP datagrams (udp_coalesce), so both kernels' stacks and the TUN see one packet
+// per ~64 KB of TCP, or per run of datagrams, instead of one per segment. Tests substitute an
+// in-memory device.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -30,14 +33,22 @@ class TunDevice {
     virtual const std::string& name() const = 0;
 };
 
-// Creates (or attaches to) the TUN device `name`, brings it up, non-blocking. With offload
-// (IFF_VNET_HDR and TUNSETOFFLOAD TSO4/TSO6/CSUM) unless the kernel refuses it or
-// IPSECFS_TUN_OFFLOAD=0 is set. Packets the kernel hands over malformed count as drops in status.
+// What the device and the kernel exchange besides plain packets.
+enum class TunOffload : uint8_t {
+    none,     // one plain packet per read and write
+    tcp,      // a virtio-net header; TCP super-packets both ways, partial checksums
+    tcp_udp,  // also UDP super-packets (USO, Linux 6.2+)
+};
+
+// Creates (or attaches to) the TUN device `name`, brings it up, non-blocking. With offloads
+// (IFF_VNET_HDR and TUNSETOFFLOAD CSUM/TSO4/TSO6/TSO_ECN, and USO4/USO6) as far as the kernel
+// takes them; IPSECFS_TUN_OFFLOAD=0 asks for none, =tcp for no USO. Packets the kernel hands over
+// malformed count as drops in status.
 Result<std::unique_ptr<TunDevice>> open_linux_tun(const std::string& name, DataplaneStatus& status);
 
 // The read/write logic over any packet-preserving fd (a TUN fd, or a datagram socketpair in
-// tests). vnet: every packet carries a virtio-net header and offloads are on.
-std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, bool vnet,
+// tests), with the offloads the kernel side agreed to.
+std::unique_ptr<TunDevice> make_fd_tun(UniqueFd fd, std::string name, TunOffload offload,
                                        DataplaneStatus& status);
 
 // MTU of a network device, or 0 if it does not exist.

@@ -2,8 +2,8 @@
 // The virtio-net header a TUN device opened with IFF_VNET_HDR puts in front of every packet
 // (struct virtio_net_hdr, virtio 1.x §5.1.6; little-endian, as TUNSETVNETLE asks). With offloads
 // on (TUNSETOFFLOAD), the kernel hands over TCP super-packets of up to 64 KB to be cut into
-// gso_size segments, and packets whose transport checksum is only partly done; and it takes such
-// packets from us.
+// gso_size segments (and UDP ones, USO, where the kernel has it), and packets whose transport
+// checksum is only partly done; and it takes such packets from us.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,7 +22,7 @@ struct VnetHeader {
     static constexpr uint8_t kGsoTcpV4 = 1;
     static constexpr uint8_t kGsoUdp = 3;  // UFO, never enabled
     static constexpr uint8_t kGsoTcpV6 = 4;
-    static constexpr uint8_t kGsoUdpL4 = 5;  // USO, never enabled
+    static constexpr uint8_t kGsoUdpL4 = 5;  // USO (Linux 6.2+)
     static constexpr uint8_t kGsoEcn = 0x80;
 
     uint8_t flags = 0;

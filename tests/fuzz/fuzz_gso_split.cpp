@@ -2,7 +2,9 @@
 // virtio-net header and a packet. gso_split() gives exactly gso_segments_needed() packets or
 // refuses without writing; a window at a time gives the same packets as all at once; every
 // segment of a TCP super-packet has a valid IPv4 header checksum and TCP checksum, its slice of
-// the payload, its sequence number and the flags tcp_gso_segment() leaves; a NEEDS_CSUM packet is
+// the payload, its sequence number and the flags tcp_gso_segment() leaves; every datagram of a
+// UDP one (USO) its slice, its own UDP length and a checksum that verifies and is not 0; a
+// NEEDS_CSUM packet is
 // copied with its checksum completed as complete_checksum() does on a copy, and that sum closes.
 //
 // Input: the 10-byte virtio-net header (little-endian), then the packet. Seeds: make_seeds.
@@ -58,6 +60,7 @@ bool same_bytes(const Packet& a, const Packet& b) {
 // The super-packet as read here, independently of gso_split.cpp, once it said it is one.
 struct Layout {
     bool v4;
+    bool udp;
     std::size_t ip;
     std::size_t hdr;
     std::size_t payload;
@@ -65,16 +68,24 @@ struct Layout {
 
 Layout layout_of(const VnetHeader& h, std::span<const uint8_t> pkt) {
     Layout l;
-    l.v4 = (h.gso_type & ~VnetHeader::kGsoEcn) == VnetHeader::kGsoTcpV4;
+    const int type = h.gso_type & ~VnetHeader::kGsoEcn;
+    l.udp = type == VnetHeader::kGsoUdpL4;
+    require(l.udp || type == VnetHeader::kGsoTcpV4 || type == VnetHeader::kGsoTcpV6,
+            "a super-packet of a type never offered");
     require(pkt.size() >= 20, "a super-packet shorter than an IPv4 header");
+    l.v4 = l.udp ? (pkt[0] >> 4) == 4 : type == VnetHeader::kGsoTcpV4;
     l.ip = l.v4 ? (pkt[0] & 0x0fu) * 4u : 40;
     require((pkt[0] >> 4) == (l.v4 ? 4 : 6), "a super-packet of the other IP version");
-    require(pkt.size() >= l.ip + 20, "a super-packet shorter than its headers");
-    l.hdr = l.ip + (pkt[l.ip + 12] >> 4) * 4u;
-    require(l.hdr >= l.ip + 20 && l.hdr <= pkt.size(), "a TCP header outside the packet");
+    require(pkt.size() >= l.ip + (l.udp ? 8 : 20), "a super-packet shorter than its headers");
+    l.hdr = l.ip + (l.udp ? 8 : (pkt[l.ip + 12] >> 4) * 4u);
+    require(l.hdr >= l.ip + (l.udp ? 8u : 20u) && l.hdr <= pkt.size(),
+            "a transport header outside the packet");
     require((l.v4 ? get_be16(&pkt[2]) : get_be16(&pkt[4]) + 40u) == pkt.size(),
             "a wrong IP length");
-    require(l.v4 ? pkt[9] == 6 : pkt[6] == 6, "a super-packet of another protocol");
+    const uint8_t proto = l.udp ? 17 : 6;
+    require(l.v4 ? pkt[9] == proto : pkt[6] == proto, "a super-packet of another protocol");
+    if (l.udp)
+        require(get_be16(&pkt[l.ip + 4]) + l.ip == pkt.size(), "a UDP length short of it all");
     l.payload = pkt.size() - l.hdr;
     return l;
 }
@@ -91,9 +102,10 @@ void check_segment(const VnetHeader& h, std::span<const uint8_t> pkt, const Layo
             "a segment's payload is not its slice");
     for (std::size_t b = 0; b < l.hdr; ++b) {
         const bool changes = l.v4 ? (b >= 2 && b < 6) || (b >= 10 && b < 12) : (b >= 4 && b < 6);
-        const bool tcp_changes =
-            (b >= l.ip + 4 && b < l.ip + 8) || b == l.ip + 13 || (b >= l.ip + 16 && b < l.ip + 18);
-        if (!changes && !tcp_changes) require(seg[b] == pkt[b], "a header byte that changed");
+        const bool l4_changes = l.udp ? b >= l.ip + 4 && b < l.ip + 8
+                                      : (b >= l.ip + 4 && b < l.ip + 8) || b == l.ip + 13 ||
+                                            (b >= l.ip + 16 && b < l.ip + 18);
+        if (!changes && !l4_changes) require(seg[b] == pkt[b], "a header byte that changed");
     }
     if (l.v4) {
         require(get_be16(&seg[2]) == seg.size(), "IPv4 total length of a segment");
@@ -103,15 +115,21 @@ void check_segment(const VnetHeader& h, std::span<const uint8_t> pkt, const Layo
     } else {
         require(get_be16(&seg[4]) + 40u == seg.size(), "IPv6 payload length of a segment");
     }
+    const std::size_t l4 = seg.size() - l.ip;
+    uint64_t sum = l.v4 ? sum16(seg.data() + 12, 8) : sum16(seg.data() + 8, 32);
+    sum += (l.udp ? 17 : 6) + (l4 >> 16) + (l4 & 0xffff);
+    if (l.udp) {
+        require(get_be16(&seg[l.ip + 4]) == l4, "UDP length of a datagram");
+        require(get_be16(&seg[l.ip + 6]) != 0, "a UDP checksum of 0 (must be 0xffff)");
+        require(fold(sum16(seg.data() + l.ip, l4, sum)) == 0xffff, "UDP checksum of a datagram");
+        return;
+    }
     require(get_be32(&seg[l.ip + 4]) == static_cast<uint32_t>(get_be32(&pkt[l.ip + 4]) + offset),
             "sequence number of a segment");
     uint8_t flags = pkt[l.ip + 13];
     if (i + 1 < count) flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
     if (i > 0) flags = static_cast<uint8_t>(flags & ~kTcpCwr);
     require(seg[l.ip + 13] == flags, "TCP flags of a segment");
-    const std::size_t l4 = seg.size() - l.ip;
-    uint64_t sum = l.v4 ? sum16(seg.data() + 12, 8) : sum16(seg.data() + 8, 32);
-    sum += 6 + (l4 >> 16) + (l4 & 0xffff);
     require(fold(sum16(seg.data() + l.ip, l4, sum)) == 0xffff, "TCP checksum of a segment");
 }
 

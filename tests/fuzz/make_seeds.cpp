@@ -3,9 +3,9 @@
 // the sender makes of it on the wire (fuzz_inbound), large enough for IPCOMP to compress and
 // small enough for it not to; for fuzz_ipcomp the packets and raw DEFLATE payloads of
 // tests/data/ah/ipcomp_vectors.txt; for fuzz_state_codec both gateways' SADBs as state files;
-// for fuzz_tcp_coalesce batches of TCP streams and for fuzz_gso_split what a TUN with offloads
-// hands over (super-packets and packets with a partial checksum).
-// Keys are fixed, so the seeds stay valid until fuzz_rig.hpp changes; run it again then.
+// for fuzz_coalesce batches of TCP streams and UDP runs and for fuzz_gso_split what a TUN with
+// offloads hands over (super-packets and packets with a partial checksum). Keys are fixed, so the
+// seeds stay valid until fuzz_rig.hpp changes; run it again then.
 //
 //   make_seeds DIR
 
@@ -201,7 +201,43 @@ void make_partial(Bytes& b, std::size_t field, uint8_t protocol) {
                                              protocol, static_cast<uint32_t>(b.size() - ip))));
 }
 
-// A batch for fuzz_tcp_coalesce: [room][length][bytes] per packet.
+// A UDP datagram of one flow (DF, identification id) with a full checksum; partial: only the
+// pseudo-header sum over `len`, as a USO super-packet from the kernel carries it.
+Bytes udp_datagram(bool v6, uint16_t id, std::size_t len, bool partial = false) {
+    Bytes b = tcp_segment(v6, 40000, 0, 0, kTcpAck, id);  // the IP header
+    const std::size_t ip = v6 ? kIpv6HeaderBytes : kIpv4HeaderBytes;
+    b.resize(ip + 8 + len);
+    uint8_t* p = b.data();
+    if (v6) {
+        put_be16(p + 4, 8 + len);
+        p[6] = kProtoUdp;
+    } else {
+        put_be16(p + 2, b.size());
+        p[9] = kProtoUdp;
+        p[10] = p[11] = 0;
+        put_be16(p + 10, ipv4_checksum({p, kIpv4HeaderBytes}));
+    }
+    uint8_t* u = p + ip;
+    put_be16(u, 40000);
+    put_be16(u + 2, 5201);
+    put_be16(u + 4, 8 + len);
+    u[6] = u[7] = 0;
+    for (std::size_t i = 0; i < len; ++i)
+        u[8 + i] = static_cast<uint8_t>(id + i);
+    make_partial(b, ip + 6, kProtoUdp);
+    if (!partial) {
+        const std::size_t addr = v6 ? 8 : 12, addr_len = v6 ? 16 : 4;
+        const uint64_t pseudo =
+            pseudo_header_sum({&b[addr], addr_len}, {&b[addr + addr_len], addr_len}, kProtoUdp,
+                              static_cast<uint32_t>(8 + len));
+        u[6] = u[7] = 0;
+        const uint16_t c = checksum_finish(checksum_add(pseudo, {u, 8 + len}));
+        put_be16(u + 6, c == 0 ? 0xffff : c);
+    }
+    return b;
+}
+
+// A batch for fuzz_coalesce: [room][length][bytes] per packet.
 struct BatchSeed {
     Bytes bytes;
     void add(const Bytes& packet, uint8_t room = 0) {
@@ -228,7 +264,7 @@ Bytes with_vnet(const VnetHeader& h, const Bytes& packet) {
 }
 
 void offload_seeds(const std::string& dir) {
-    const std::string gro = dir + "/fuzz_tcp_coalesce/", gso = dir + "/fuzz_gso_split/";
+    const std::string gro = dir + "/fuzz_coalesce/", gso = dir + "/fuzz_gso_split/";
     std::filesystem::create_directories(gro);
     std::filesystem::create_directories(gso);
     {
@@ -273,6 +309,35 @@ void offload_seeds(const std::string& dir) {
         s.stream(true, 40000, 7000, 64, 16, kTcpAck | kTcpPsh);
         write_file(gro + "full-batch", s.bytes);
     }
+
+    {
+        BatchSeed s;  // a UDP run with a short last, a TCP stream through it
+        for (uint16_t i = 0; i < 6; ++i) {
+            s.add(udp_datagram(false, uint16_t(100 + i), 64));
+            if (i == 2) s.stream(false, 40001, 1000, 2, 500);
+        }
+        s.add(udp_datagram(false, 106, 20));
+        s.add(udp_datagram(false, 107, 64));
+        write_file(gro + "udp-ipv4-run", s.bytes);
+    }
+    {
+        BatchSeed s;
+        for (uint16_t i = 0; i < 5; ++i)
+            s.add(udp_datagram(true, i, 300));
+        write_file(gro + "udp-ipv6-run", s.bytes);
+    }
+
+    VnetHeader uso;
+    uso.flags = VnetHeader::kNeedsCsum;
+    uso.gso_type = VnetHeader::kGsoUdpL4;
+    uso.hdr_len = 20 + 8;
+    uso.gso_size = 200;
+    uso.csum_start = 20;
+    uso.csum_offset = 6;
+    write_file(gso + "ipv4-uso", with_vnet(uso, udp_datagram(false, 9, 3 * 200 + 50, true)));
+    uso.hdr_len = 40 + 8;
+    uso.csum_start = 40;
+    write_file(gso + "ipv6-uso", with_vnet(uso, udp_datagram(true, 9, 5 * 200, true)));
 
     VnetHeader tso;
     tso.flags = VnetHeader::kNeedsCsum;

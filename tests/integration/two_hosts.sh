@@ -469,8 +469,8 @@ counters_report() {
             REPORT="$dir: the sender's ipsec0 carried no packets"
             return 0
         fi
-        # ipsec0's statistics count frames; with TUN offloads a frame may be a TCP super-packet
-        # the sender's daemon cut into segments, or one the receiver's daemon joined from them.
+        # ipsec0's statistics count frames; with TUN offloads a frame may be a TCP or UDP
+        # super-packet the sender's daemon cut into segments, or one the receiver's daemon joined.
         # So ipsec0 must agree with the daemons' tun_* counters, and the SAs count segments:
         # packets_out of the sender, packets_in of the receiver. Without a super-packet (frames
         # = segments) the SAs must also count exactly ipsec0's bytes.

@@ -490,13 +490,21 @@ TEST_CASE("gso_split refuses what it does not do without writing", "[gso]") {
         CHECK(gso_split(vh, pkt, pool.all().first(out_size)).status == SplitStatus::unsupported);
         CHECK(all_untouched(pool));
     };
-    for (uint8_t type : {VnetHeader::kGsoUdp, VnetHeader::kGsoUdpL4, uint8_t{2}, uint8_t{0x7f},
-                         VnetHeader::kGsoEcn, uint8_t{VnetHeader::kGsoUdpL4 | 0x80}}) {
+    for (uint8_t type : {VnetHeader::kGsoUdp, uint8_t{2}, uint8_t{0x7f}, VnetHeader::kGsoEcn,
+                         uint8_t{VnetHeader::kGsoUdp | 0x80}}) {
         INFO("gso_type " << int(type));
         VnetHeader h = gso_header(f, 1000);
         h.gso_type = type;
         CHECK(gso_segments_needed(h, super) == 0);
         unsupported(super, h, 8);
+    }
+    SECTION("USO over a TCP packet is malformed, not unsupported") {
+        VnetHeader h = gso_header(f, 1000);
+        h.gso_type = VnetHeader::kGsoUdpL4;
+        CHECK(gso_segments_needed(h, super) == 0);
+        mark_untouched(pool);
+        CHECK(gso_split(h, super, pool.all()).status == SplitStatus::malformed);
+        CHECK(all_untouched(pool));
     }
     SECTION("fewer output packets than segments") {
         const VnetHeader h = gso_header(f, 1000);

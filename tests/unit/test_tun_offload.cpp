@@ -1,6 +1,7 @@
 // The TUN device's offload framing over a datagram socketpair standing in for /dev/net/tun: a
-// super-packet the kernel hands over comes out as segments (also across several reads), and
-// segments written go back as one super-packet with its virtio-net header.
+// super-packet the kernel hands over (TCP, or UDP with USO) comes out as segments (also across
+// several reads), and segments or datagrams written go back as one super-packet with its
+// virtio-net header (UDP only where the kernel agreed to USO).
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -58,6 +59,37 @@ Bytes tcp4(uint32_t seq, std::size_t payload_len, bool partial, uint8_t fill = 0
     return p;
 }
 
+// An IPv4 UDP datagram (DF, ID 0x100 + n) with a full checksum.
+Bytes udp4(uint16_t n, std::size_t payload_len) {
+    Bytes p(20 + 8 + payload_len);
+    p[0] = 0x45;
+    p[2] = static_cast<uint8_t>(p.size() >> 8);
+    p[3] = static_cast<uint8_t>(p.size());
+    p[4] = static_cast<uint8_t>((0x100 + n) >> 8);
+    p[5] = static_cast<uint8_t>(0x100 + n);
+    p[6] = 0x40;
+    p[8] = 64;
+    p[9] = kProtoUdp;
+    std::memcpy(&p[12], kSrc, 4);
+    std::memcpy(&p[16], kDst, 4);
+    const uint16_t hc = ipv4_checksum({p.data(), 20});
+    p[10] = static_cast<uint8_t>(hc >> 8);
+    p[11] = static_cast<uint8_t>(hc);
+    uint8_t* u = &p[20];
+    u[0] = 0x9c, u[1] = 0x40, u[2] = 0x14, u[3] = 0x51;
+    u[4] = static_cast<uint8_t>((8 + payload_len) >> 8);
+    u[5] = static_cast<uint8_t>(8 + payload_len);
+    for (std::size_t i = 0; i < payload_len; ++i)
+        u[8 + i] = static_cast<uint8_t>(n * 7 + i);
+    const uint64_t pseudo =
+        pseudo_header_sum(kSrc, kDst, kProtoUdp, static_cast<uint32_t>(8 + payload_len));
+    uint16_t c = checksum_finish(checksum_add(pseudo, {u, 8 + payload_len}));
+    if (c == 0) c = 0xffff;
+    u[6] = static_cast<uint8_t>(c >> 8);
+    u[7] = static_cast<uint8_t>(c);
+    return p;
+}
+
 bool tcp_checksum_ok(const uint8_t* p, std::size_t size) {
     const uint64_t pseudo =
         pseudo_header_sum({p + 12, 4}, {p + 16, 4}, kProtoTcp, static_cast<uint32_t>(size - 20));
@@ -81,11 +113,11 @@ struct Rig {
     std::unique_ptr<TunDevice> tun;
     PacketPool pool{8};
 
-    Rig() {
+    explicit Rig(TunOffload offload = TunOffload::tcp_udp) {
         int fds[2];
         REQUIRE(::socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0);
         kernel = fds[0];
-        tun = make_fd_tun(UniqueFd(fds[1]), "test0", true, status);
+        tun = make_fd_tun(UniqueFd(fds[1]), "test0", offload, status);
     }
     ~Rig() { ::close(kernel); }
     void from_kernel(const Bytes& b) {
@@ -173,4 +205,72 @@ TEST_CASE("consecutive TCP segments are written to the kernel as one super-packe
     CHECK(h.csum_offset == 16);
     CHECK(seq_of(out.data() + kVnetHeaderBytes) == 100);
     CHECK(rig.to_kernel().empty());
+}
+
+TEST_CASE("datagrams of one UDP flow are written as one USO super-packet where the kernel has USO",
+          "[tun][offload]") {
+    const TunOffload offload = GENERATE(TunOffload::tcp_udp, TunOffload::tcp);
+    Rig rig(offload);
+    auto all = rig.pool.all();
+    std::vector<Bytes> sent;
+    for (uint16_t i = 0; i < 5; ++i) {
+        sent.push_back(udp4(i, 64));
+        auto area = all[i]->reset();
+        std::memcpy(area.data(), sent.back().data(), sent.back().size());
+        all[i]->set_size(sent.back().size());
+    }
+    if (offload == TunOffload::tcp) {
+        REQUIRE(rig.tun->write(all.first(5)) == 5);
+        for (const Bytes& b : sent) {
+            const Bytes out = rig.to_kernel();
+            REQUIRE(out.size() == kVnetHeaderBytes + b.size());
+            CHECK(Bytes(out.begin() + kVnetHeaderBytes, out.end()) == b);
+        }
+    } else {
+        REQUIRE(rig.tun->write(all.first(5)) == 1);
+        const Bytes out = rig.to_kernel();
+        REQUIRE(out.size() == kVnetHeaderBytes + 28 + 5 * 64);
+        const VnetHeader h =
+            parse_vnet_header(std::span<const uint8_t, kVnetHeaderBytes>(out.data(), 10));
+        CHECK(h.gso_type == VnetHeader::kGsoUdpL4);
+        CHECK(h.gso_size == 64);
+        CHECK(h.csum_start == 20);
+        CHECK(h.csum_offset == 6);
+        CHECK(rig.status.tun_write_frames.get() == 1);
+        CHECK(rig.status.tun_write_bytes.get() == 28 + 5 * 64);
+    }
+    CHECK(rig.to_kernel().empty());
+}
+
+TEST_CASE("a UDP super-packet (USO) from the kernel is read as datagrams", "[tun][offload]") {
+    Rig rig;
+    // What a local sender with UDP_SEGMENT hands to a device with USO: one IP header over the
+    // whole run, the UDP length covering all of it, the checksum partial.
+    Bytes super = udp4(0, 3 * 200 + 50);
+    const uint64_t pseudo = pseudo_header_sum(kSrc, kDst, kProtoUdp, 8 + 650);
+    super[26] = static_cast<uint8_t>(checksum_fold(pseudo) >> 8);
+    super[27] = static_cast<uint8_t>(checksum_fold(pseudo));
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.gso_type = VnetHeader::kGsoUdpL4;
+    h.hdr_len = 28;
+    h.gso_size = 200;
+    h.csum_start = 20;
+    h.csum_offset = 6;
+    rig.from_kernel(framed(h, super));
+    REQUIRE(rig.tun->read(rig.pool.all()) == 4);
+    for (std::size_t i = 0; i < 4; ++i) {
+        INFO("datagram " << i);
+        const Packet* p = rig.pool.all()[i];
+        const std::size_t len = i == 3 ? 50 : 200;
+        REQUIRE(p->size() == 28 + len);
+        const uint8_t* d = p->data();
+        CHECK(static_cast<std::size_t>((d[4] << 8) | d[5]) == 0x100 + i);
+        CHECK(static_cast<std::size_t>((d[24] << 8) | d[25]) == 8 + len);
+        CHECK(std::memcmp(d + 28, super.data() + 28 + 200 * i, len) == 0);
+        const uint64_t ps =
+            pseudo_header_sum(kSrc, kDst, kProtoUdp, static_cast<uint32_t>(8 + len));
+        CHECK(checksum_fold(checksum_add(ps, {d + 20, 8 + len})) == 0xffff);
+    }
+    CHECK(rig.status.tun_read_frames.get() == 1);
 }
