@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package, end to end: cpack builds it from the build directory ($IPSECFS_BIN/..);
 # its control data (dependencies, conffiles, maintainer scripts) and contents are checked; dpkg
-# installs it; the installed programs run, the man pages render without a warning, the unit
+# installs it (diverting bash-completion's own ipsec completion, if there, while installed); the
+# installed programs run, the man pages render without a warning, the unit
 # passes systemd-analyze verify, bash completion works (SAIDs from a daemon's mount), the
 # installed daemon reads the shipped configuration; dpkg -r keeps the configuration, dpkg -P
 # leaves nothing behind.
@@ -26,9 +27,19 @@ owned=(/usr/sbin/ipsec /usr/sbin/ipsec-mountd /usr/lib/systemd/system/ipsec-moun
     /lib/systemd/system/ipsec-mountd.service /etc/ipsecfs /var/lib/ipsecfs /usr/share/doc/ipsecfs
     /usr/share/bash-completion/completions/ipsec /usr/share/bash-completion/completions/ipsec-mountd
     /usr/share/man/man8/ipsec.8 /usr/share/man/man8/ipsec-mountd.8 /usr/share/man/man5/ipsec_spi.5)
+# bash-completion's own ipsec completion may be there: the package diverts it while installed.
+theirs_completion=/usr/share/bash-completion/completions/ipsec
+theirs=""
+if [ -e "$theirs_completion" ] && [ "$(dpkg-query -S "$theirs_completion" 2>/dev/null)" = \
+    "bash-completion: $theirs_completion" ]; then
+    theirs=$(sha256sum <"$theirs_completion")
+fi
 for path in "${owned[@]}"; do
+    [ "$path" = "$theirs_completion" ] && [ -n "$theirs" ] && continue
     [ ! -e "$path" ] || skip "$path exists: installing and purging the package here is not safe"
 done
+[ -z "$(dpkg-divert --listpackage "$theirs_completion")" ] ||
+    skip "$theirs_completion is diverted already: $(dpkg-divert --list "$theirs_completion")"
 
 # From here on the package may be on the system: the EXIT trap purges it.
 purge_package() {
@@ -55,7 +66,7 @@ done
 dpkg-deb -e "$deb" "$WORK/control"
 [ "$(cat "$WORK/control/conffiles")" = $'/etc/ipsecfs/ipsec-mountd.conf\n/etc/ipsecfs/ipsec.startup' ] ||
     die "conffiles: $(cat "$WORK/control/conffiles")"
-for script in postinst prerm postrm; do
+for script in preinst postinst prerm postrm; do
     [ -x "$WORK/control/$script" ] || die "$script is not executable"
     sh -n "$WORK/control/$script" || die "$script is not valid sh"
 done
@@ -89,7 +100,14 @@ grep -qx /usr/sbin/ipsec-mountd "$WORK/installed" || die "dpkg -L: $(cat "$WORK/
 [ "$(stat -c %a /etc/ipsecfs/ipsec.startup)" = 600 ] || die "ipsec.startup must be 0600 (it takes keys)"
 [ "$(dpkg-query -W -f='${Conffiles}' ipsecfs | awk 'NF {print $1}' | sort | tr '\n' ' ')" = \
     "/etc/ipsecfs/ipsec-mountd.conf /etc/ipsecfs/ipsec.startup " ] || die "conffiles not registered"
-pass "dpkg -i: installed, conffiles registered"
+[ "$(dpkg-divert --listpackage "$theirs_completion")" = ipsecfs ] ||
+    die "bash-completion's ipsec completion is not diverted: $(dpkg-divert --list ipsecfs)"
+grep -q '_ipsec()' "$theirs_completion" || die "$theirs_completion is not ours"
+if [ -n "$theirs" ]; then
+    [ "$(sha256sum <"$theirs_completion.bash-completion")" = "$theirs" ] ||
+        die "bash-completion's ipsec completion was not set aside intact"
+fi
+pass "dpkg -i: installed, conffiles registered, bash-completion's ipsec completion diverted"
 
 # The programs.
 grep -qx "ipsec-mountd (ipsecfs) $(dpkg-deb -f "$deb" Version)" <<<"$(/usr/sbin/ipsec-mountd --version)" ||
@@ -176,7 +194,16 @@ dpkg -r ipsecfs >"$WORK/dpkg.log" 2>&1 || die "dpkg -r failed: $(cat "$WORK/dpkg
 [ "$(package_state)" = config-files ] || die "after dpkg -r: $(package_state)"
 [ ! -e /usr/sbin/ipsec-mountd ] && [ ! -e "$unit" ] || die "dpkg -r left the programs"
 [ -f /etc/ipsecfs/ipsec-mountd.conf ] && [ -f /etc/ipsecfs/ipsec.startup ] || die "dpkg -r removed the configuration"
-pass "dpkg -r: programs gone, configuration kept"
+[ -z "$(dpkg-divert --listpackage "$theirs_completion")" ] ||
+    die "dpkg -r left the diversion: $(dpkg-divert --list "$theirs_completion")"
+[ ! -e "$theirs_completion.bash-completion" ] || die "dpkg -r left $theirs_completion.bash-completion"
+if [ -n "$theirs" ]; then
+    [ "$(sha256sum <"$theirs_completion")" = "$theirs" ] ||
+        die "dpkg -r did not give bash-completion's ipsec completion back"
+else
+    [ ! -e "$theirs_completion" ] || die "dpkg -r left $theirs_completion"
+fi
+pass "dpkg -r: programs gone, configuration kept, the diversion undone"
 
 # dpkg -P: nothing is left.
 dpkg -P ipsecfs >"$WORK/dpkg.log" 2>&1 || die "dpkg -P failed: $(cat "$WORK/dpkg.log")"
@@ -187,6 +214,7 @@ esac
 left=()
 while read -r path; do
     [ -d "$path" ] && ! grep -qx -- "$path" "$WORK/new-dirs" && continue  # a directory shared with others
+    [ "$path" = "$theirs_completion" ] && [ -n "$theirs" ] && continue     # bash-completion's again
     [ -e "$path" ] || [ -L "$path" ] && left+=("$path")
 done <"$WORK/installed"
 for path in /etc/ipsecfs /var/lib/ipsecfs; do [ ! -e "$path" ] || left+=("$path"); done
