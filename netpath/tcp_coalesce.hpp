@@ -7,14 +7,9 @@
 #include <vector>
 
 #include "netpath/packet.hpp"
-#include "netpath/vnet_header.hpp"
+#include "netpath/tun_write.hpp"
 
 namespace ipsecfs::netpath {
-
-struct TunWrite {
-    Packet* packet;
-    VnetHeader vnet;
-};
 
 // Coalesces the batch: appends one TunWrite per packet to write (merged super-packets carry a GSO
 // vnet header: gso_type TCPV4/TCPV6, gso_size = the segments' payload size, hdr_len = IP+TCP

@@ -6,9 +6,10 @@
 // equal payload sizes but a shorter last, the same IP fields. One write then carries a run of
 // small datagrams, which is what a stream of small UDP packets costs most in syscalls.
 
+#include <cstddef>
 #include <vector>
 
-#include "netpath/tcp_coalesce.hpp"
+#include "netpath/tun_write.hpp"
 
 namespace ipsecfs::netpath {
 

@@ -19,6 +19,7 @@
 #include "core/saved_sadb.hpp"
 #include "core/state_codec.hpp"
 #include "netpath/byte_order.hpp"
+#include "netpath/gso_split.hpp"
 #include "netpath/inet_checksum.hpp"
 #include "netpath/ip_header.hpp"
 #include "netpath/ipcomp.hpp"
@@ -226,13 +227,11 @@ Bytes udp_datagram(bool v6, uint16_t id, std::size_t len, bool partial = false) 
         u[8 + i] = static_cast<uint8_t>(id + i);
     make_partial(b, ip + 6, kProtoUdp);
     if (!partial) {
-        const std::size_t addr = v6 ? 8 : 12, addr_len = v6 ? 16 : 4;
-        const uint64_t pseudo =
-            pseudo_header_sum({&b[addr], addr_len}, {&b[addr + addr_len], addr_len}, kProtoUdp,
-                              static_cast<uint32_t>(8 + len));
-        u[6] = u[7] = 0;
-        const uint16_t c = checksum_finish(checksum_add(pseudo, {u, 8 + len}));
-        put_be16(u + 6, c == 0 ? 0xffff : c);
+        VnetHeader csum;
+        csum.flags = VnetHeader::kNeedsCsum;
+        csum.csum_start = static_cast<uint16_t>(ip);
+        csum.csum_offset = 6;
+        complete_checksum(csum, b);
     }
     return b;
 }
