@@ -63,7 +63,7 @@ cleanup() {
         for _ in 1 2 3; do is_mounted "$m" && umount -l "$m" 2>/dev/null; done
     done
     for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    rm -rf "$WORK"
+    rm -rf --one-file-system "$WORK"  # never into a mount left in it (a chroot's /proc)
     exit "$status"
 }
 trap cleanup EXIT

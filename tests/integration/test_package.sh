@@ -1,54 +1,24 @@
 #!/usr/bin/env bash
-# The Debian package, end to end: cpack builds it from the build directory ($IPSECFS_BIN/..);
-# its control data (dependencies, conffiles, maintainer scripts) and contents are checked; dpkg
-# installs it (diverting bash-completion's own ipsec completion, if there, while installed); the
-# installed programs run, the man pages render without a warning, the unit
-# passes systemd-analyze verify, bash completion works (SAIDs from a daemon's mount), the
-# installed daemon reads the shipped configuration; dpkg -r keeps the configuration, dpkg -P
-# leaves nothing behind.
+# The Debian package, end to end, on a fresh Debian 12: cpack builds it from the build directory
+# ($IPSECFS_BIN/..); its control data (dependencies, conffiles, maintainer scripts) and contents
+# are checked; mmdebstrap makes a new Debian 12 system in a directory (apt, bash-completion,
+# man-db, systemd: what a server has) and, chrooted there, `apt-get install ./ipsecfs.deb` must
+# bring every dependency from the archive by the declared names alone. There: the programs run,
+# the man pages render without a warning, the unit passes systemd-analyze verify, bash completion
+# works (SAIDs from a daemon's mount; bash-completion's own ipsec completion diverted while
+# installed), the installed daemon runs with the shipped configuration; `apt-get remove` keeps the
+# configuration, `apt-get purge --autoremove` leaves that system file for file as it was.
 #
-# It installs into this very system, so it runs only where that is safe: as root, with no
-# ipsecfs package installed and nothing at the paths the package owns (a copy installed by hand,
-# strongSwan's /usr/sbin/ipsec, an /etc/ipsecfs or a /var/lib/ipsecfs a purge would delete).
+# Nothing is installed into this machine. The new system comes from the Debian archive (the
+# mirror apt would use, IPSECFS_DEB_MIRROR to choose another); without one it skips, but not in
+# CI (CI=true), where the package must be installed.
 source "$(dirname "$0")/lib.sh"
 require_environment
-for tool in dpkg dpkg-deb dpkg-query cpack systemd-analyze man groff; do
-    command -v "$tool" >/dev/null || skip "no $tool"
+for tool in dpkg-deb cpack mmdebstrap chroot; do
+    command -v "$tool" >/dev/null || skip "no $tool (apt-get install mmdebstrap)"
 done
 BUILD=$(cd "$IPSECFS_BIN/.." && pwd)
 [ -f "$BUILD/CPackConfig.cmake" ] || skip "no CPackConfig.cmake in $BUILD"
-# installed, config-files, half-installed…; "" or not-installed when dpkg has no trace of it.
-package_state() { dpkg-query -W -f='${db:Status-Status}' ipsecfs 2>/dev/null || true; }
-case $(package_state) in
-"" | not-installed) ;;
-*) skip "the ipsecfs package is on this system already ($(package_state))" ;;
-esac
-owned=(/usr/sbin/ipsec /usr/sbin/ipsec-mountd /usr/lib/systemd/system/ipsec-mountd.service
-    /lib/systemd/system/ipsec-mountd.service /etc/ipsecfs /var/lib/ipsecfs /usr/share/doc/ipsecfs
-    /usr/share/bash-completion/completions/ipsec /usr/share/bash-completion/completions/ipsec-mountd
-    /usr/share/man/man8/ipsec.8 /usr/share/man/man8/ipsec-mountd.8 /usr/share/man/man5/ipsec_spi.5)
-# bash-completion's own ipsec completion may be there: the package diverts it while installed.
-theirs_completion=/usr/share/bash-completion/completions/ipsec
-theirs=""
-if [ -e "$theirs_completion" ] && [ "$(dpkg-query -S "$theirs_completion" 2>/dev/null)" = \
-    "bash-completion: $theirs_completion" ]; then
-    theirs=$(sha256sum <"$theirs_completion")
-fi
-for path in "${owned[@]}"; do
-    [ "$path" = "$theirs_completion" ] && [ -n "$theirs" ] && continue
-    [ ! -e "$path" ] || skip "$path exists: installing and purging the package here is not safe"
-done
-[ -z "$(dpkg-divert --listpackage "$theirs_completion")" ] ||
-    skip "$theirs_completion is diverted already: $(dpkg-divert --list "$theirs_completion")"
-
-# From here on the package may be on the system: the EXIT trap purges it.
-purge_package() {
-    case $(package_state) in
-    "" | not-installed) ;;
-    *) dpkg -P ipsecfs >/dev/null 2>&1 || true ;;
-    esac
-}
-trap 'status=$?; purge_package; (exit $status); cleanup' EXIT
 
 # Build.
 (cd "$BUILD" && cpack -G DEB -B "$WORK/cpack") >"$WORK/cpack.log" 2>&1 ||
@@ -91,74 +61,143 @@ EOF
 diff -u "$WORK/expected" "$WORK/contents" >"$WORK/diff" || die "package contents differ: $(cat "$WORK/diff")"
 pass "contents: $(wc -l <"$WORK/contents") files"
 
-# Install. Directories the package brings that were not here before must go with the purge.
-dpkg-deb -c "$deb" | awk '$1 ~ /^d/ { sub(/^\./, "", $6); sub(/\/$/, "", $6); print $6 }' |
-    while read -r dir; do if [ -n "$dir" ] && [ ! -e "$dir" ]; then echo "$dir"; fi; done >"$WORK/new-dirs"
-dpkg -i "$deb" >"$WORK/dpkg.log" 2>&1 || die "dpkg -i failed: $(cat "$WORK/dpkg.log")"
-dpkg-query -L ipsecfs >"$WORK/installed"
-grep -qx /usr/sbin/ipsec-mountd "$WORK/installed" || die "dpkg -L: $(cat "$WORK/installed")"
-[ "$(stat -c %a /etc/ipsecfs/ipsec.startup)" = 600 ] || die "ipsec.startup must be 0600 (it takes keys)"
-[ "$(dpkg-query -W -f='${Conffiles}' ipsecfs | awk 'NF {print $1}' | sort | tr '\n' ' ')" = \
-    "/etc/ipsecfs/ipsec-mountd.conf /etc/ipsecfs/ipsec.startup " ] || die "conffiles not registered"
-[ "$(dpkg-divert --listpackage "$theirs_completion")" = ipsecfs ] ||
-    die "bash-completion's ipsec completion is not diverted: $(dpkg-divert --list ipsecfs)"
-grep -q '_ipsec()' "$theirs_completion" || die "$theirs_completion is not ours"
-if [ -n "$theirs" ]; then
-    [ "$(sha256sum <"$theirs_completion.bash-completion")" = "$theirs" ] ||
-        die "bash-completion's ipsec completion was not set aside intact"
+
+# A fresh Debian 12 in $ROOT. Its package lists stay, so apt in there needs no update.
+ROOT=$WORK/root
+mmdebstrap_options=(--mode=root --variant=apt --include=bash-completion,man-db,systemd
+    --skip=cleanup/apt/lists --aptopt='Acquire::Check-Valid-Until "false"')
+# apt's proxy settings, if this machine has any, for the new system's apt too.
+while read -r name value; do
+    [ -n "$value" ] && mmdebstrap_options+=(--aptopt="$name $value")
+done < <(apt-config dump 2>/dev/null | grep -E '^Acquire::(http|https)::Proxy ' || true)
+mirror=()
+[ -z "${IPSECFS_DEB_MIRROR:-}" ] || mirror=("$IPSECFS_DEB_MIRROR")
+mkdir "$ROOT"
+if ! mmdebstrap "${mmdebstrap_options[@]}" bookworm "$ROOT" "${mirror[@]}" >"$WORK/mmdebstrap.log" 2>&1; then
+    [ "${CI:-}" != true ] || die "mmdebstrap failed: $(tail -n 20 "$WORK/mmdebstrap.log")"
+    skip "no Debian 12 system to install into (mmdebstrap: $(tail -n 1 "$WORK/mmdebstrap.log"))"
 fi
-pass "dpkg -i: installed, conffiles registered, bash-completion's ipsec completion diverted"
+in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@"; }
+in_root_apt() { in_root DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
+
+# What `apt-get purge --autoremove` must bring back: every path (type, mode, owner, link, file
+# hash) but the package database, caches, logs, and what is made at run time.
+snapshot() {
+    local prune=(-path ./proc -o -path ./dev -o -path ./run -o -path ./tmp -o -path ./var/cache -o
+        -path ./var/lib/apt -o -path ./var/lib/dpkg -o -path ./var/log -o -path ./etc/ld.so.cache)
+    (
+        cd "$ROOT"
+        join -t $'\t' -a 1 \
+            <(find . -xdev \( "${prune[@]}" \) -prune -o -printf '%p\t%y %m %u:%g %l\n' | LC_ALL=C sort) \
+            <(find . -xdev \( "${prune[@]}" \) -prune -o -type f -print0 | xargs -0r sha256sum |
+                sed -E 's/^([0-9a-f]+)  (.*)$/\2\t\1/' | LC_ALL=C sort)
+    )
+}
+snapshot >"$WORK/before"
+theirs_completion=/usr/share/bash-completion/completions/ipsec
+theirs=$(sha256sum <"$ROOT$theirs_completion") || die "bash-completion has no $theirs_completion any more"
+pass "a fresh Debian 12 ($(wc -l <"$WORK/before") paths, bash-completion's own ipsec completion)"
+
+# Install: apt finds every dependency by the names the package declares.
+cp "$deb" "$ROOT/tmp/"
+in_root_apt install "/tmp/$(basename "$deb")" >"$WORK/apt.log" 2>&1 ||
+    die "apt-get install failed: $(tail -n 30 "$WORK/apt.log")"
+[ "$(in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs)" = installed ] || die "not installed: $(tail "$WORK/apt.log")"
+in_root dpkg-query -L ipsecfs >"$WORK/installed"
+[ "$(stat -c %a "$ROOT/etc/ipsecfs/ipsec.startup")" = 600 ] || die "ipsec.startup must be 0600 (it takes keys)"
+[ "$(in_root dpkg-query -W -f='${Conffiles}' ipsecfs | awk 'NF {print $1}' | sort | tr '\n' ' ')" = \
+    "/etc/ipsecfs/ipsec-mountd.conf /etc/ipsecfs/ipsec.startup " ] || die "conffiles not registered"
+[ "$(in_root dpkg-divert --listpackage "$theirs_completion")" = ipsecfs ] ||
+    die "bash-completion's ipsec completion is not diverted: $(in_root dpkg-divert --list ipsecfs)"
+grep -q '_ipsec()' "$ROOT$theirs_completion" || die "$theirs_completion is not ours"
+[ "$(sha256sum <"$ROOT$theirs_completion.bash-completion")" = "$theirs" ] ||
+    die "bash-completion's ipsec completion was not set aside intact"
+in_root ldd /usr/sbin/ipsec-mountd /usr/sbin/ipsec >"$WORK/ldd" 2>&1 || die "ldd: $(cat "$WORK/ldd")"
+! grep -q 'not found' "$WORK/ldd" || die "unresolved libraries: $(grep 'not found' "$WORK/ldd")"
+pass "apt-get install: $(grep -c '^Setting up' "$WORK/apt.log") packages set up, conffiles registered, bash-completion's ipsec completion diverted"
 
 # The programs.
-grep -qx "ipsec-mountd (ipsecfs) $(dpkg-deb -f "$deb" Version)" <<<"$(/usr/sbin/ipsec-mountd --version)" ||
-    die "ipsec-mountd --version: $(/usr/sbin/ipsec-mountd --version)"
-IPSEC_CONTROL=$WORK/none.sock /usr/sbin/ipsec --version | head -n 1 | grep -q '^ipsec (ipsecfs) ' ||
-    die "ipsec --version"
+grep -qx "ipsec-mountd (ipsecfs) $(dpkg-deb -f "$deb" Version)" <<<"$(in_root ipsec-mountd --version)" ||
+    die "ipsec-mountd --version: $(in_root ipsec-mountd --version)"
+in_root IPSEC_CONTROL=/none.sock ipsec --version | head -n 1 | grep -q '^ipsec (ipsecfs) ' || die "ipsec --version"
 pass "installed programs run"
 
 # The man pages: found by man, rendered without a warning.
-[ "$(man -w 8 ipsec-mountd)" = /usr/share/man/man8/ipsec-mountd.8 ] || die "man -w 8 ipsec-mountd: $(man -w 8 ipsec-mountd)"
+[ "$(in_root man -w 8 ipsec-mountd)" = /usr/share/man/man8/ipsec-mountd.8 ] ||
+    die "man -w 8 ipsec-mountd: $(in_root man -w 8 ipsec-mountd)"
+pages=0
 for page in $(grep -E '^/usr/share/man/man[1-8]/' "$WORK/installed"); do
-    [ -f "$page" ] || continue
-    MANWIDTH=80 man -l "$page" >"$WORK/man.out" 2>"$WORK/err" || die "man -l $page failed: $(cat "$WORK/err")"
+    [ -f "$ROOT$page" ] || continue
+    in_root MANWIDTH=80 man -l "$page" >"$WORK/man.out" 2>"$WORK/err" || die "man -l $page failed: $(cat "$WORK/err")"
     [ ! -s "$WORK/err" ] || die "man -l $page: $(cat "$WORK/err")"
     [ "$(wc -l <"$WORK/man.out")" -gt 20 ] || die "man -l $page rendered next to nothing"
-    groff -ww -z -man "$page" 2>"$WORK/err" || die "groff $page failed"
+    in_root groff -ww -z -man "$page" 2>"$WORK/err" || die "groff $page failed"
     [ ! -s "$WORK/err" ] || die "groff -ww $page: $(cat "$WORK/err")"
+    pages=$((pages + 1))
 done
+[ "$pages" -eq 3 ] || die "$pages man pages installed, expected 3"
 pass "man pages render without warnings"
 
 # The unit: systemd-analyze checks the syntax, the ExecStart binary and the Documentation= pages;
 # it reports unknown settings on stderr with exit status 0, so any output is a failure.
 unit=/usr/lib/systemd/system/ipsec-mountd.service
-systemd-analyze verify "$unit" >"$WORK/verify" 2>&1 || die "systemd-analyze verify: $(cat "$WORK/verify")"
+in_root systemd-analyze verify "$unit" >"$WORK/verify" 2>&1 || die "systemd-analyze verify: $(cat "$WORK/verify")"
 [ ! -s "$WORK/verify" ] || die "systemd-analyze verify: $(cat "$WORK/verify")"
-grep -qx 'Type=notify' "$unit" && grep -qx 'ExecStart=/usr/sbin/ipsec-mountd --config /etc/ipsecfs/ipsec-mountd.conf' "$unit" ||
-    die "unit: $(cat "$unit")"
+grep -qx 'Type=notify' "$ROOT$unit" &&
+    grep -qx 'ExecStart=/usr/sbin/ipsec-mountd --config /etc/ipsecfs/ipsec-mountd.conf' "$ROOT$unit" ||
+    die "unit: $(cat "$ROOT$unit")"
 pass "systemd-analyze verify $unit"
 
-# The installed daemon with the shipped configuration (its startup file is all comments).
+# The installed daemon, in a network namespace, chrooted, as the unit starts it: the shipped
+# configuration, its default mount point, control socket and state file.
+mount -t proc proc "$ROOT/proc"
+MOUNTS+=("$ROOT/run/ipsec" "$ROOT/proc")
+[ -e "$ROOT/dev/fuse" ] || mknod -m 666 "$ROOT/dev/fuse" c 10 229
 make_host a 192.0.2.1
-MOUNTD=/usr/sbin/ipsec-mountd IPSEC=/usr/sbin/ipsec
-start_daemon "$HOST_NS" conf --config /etc/ipsecfs/ipsec-mountd.conf --tun=none --state "$WORK/conf.state"
+# start_root_daemon NAME ARG…: the daemon in $ROOT; $MNT is its mount seen from here.
+start_root_daemon() {
+    local name=$1 i
+    shift
+    mkdir -p "$ROOT/run/ipsec"
+    MNT=$ROOT/run/ipsec
+    nsenter --net="/run/netns/$HOST_NS" chroot "$ROOT" /usr/sbin/ipsec-mountd --foreground "$@" \
+        2>>"$WORK/$name.log" &
+    DAEMON_PID=$!
+    DAEMON_PIDS+=("$DAEMON_PID")
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$DAEMON_PID" 2>/dev/null || die "ipsec-mountd exited: $(cat "$WORK/$name.log")"
+        if grep -q '^ipsecfs version' "$MNT/ipsec_version" 2>/dev/null && in_root ipsec eroute >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    die "ipsec-mountd did not come up within 10 s: $(cat "$WORK/$name.log")"
+}
+start_root_daemon conf --config /etc/ipsecfs/ipsec-mountd.conf --tun=none
 [ -z "$(cat "$MNT/ipsec_spi")" ] || die "SAs from the shipped startup file: $(cat "$MNT/ipsec_spi")"
+in_root ipsec spi --said esp.3000@192.0.2.2 --src 192.0.2.1 --esp aes128gcm16 --enckey "$(hexkey 20)" ||
+    die "ipsec spi through the installed programs"
+grep -q '^esp.3000@192.0.2.2 ' "$MNT/ipsec_spi" || die "ipsec_spi: $(cat "$MNT/ipsec_spi")"
 stop_daemon "$DAEMON_PID"
+[ -s "$ROOT/var/lib/ipsecfs/state" ] || die "no state file at /var/lib/ipsecfs/state"
 # …and with the shipped example filled in, for completion to find SAIDs.
 sed -E "s/^# (spi|spigrp|eroute) /\1 /; s/0x<20 bytes: key\+salt>/$(hexkey 20)/" \
-    /usr/share/doc/ipsecfs/examples/ipsec.startup >"$WORK/ipsec.startup"
-start_daemon "$HOST_NS" sas --tun=none --state "$WORK/sas.state" --startup "$WORK/ipsec.startup"
+    "$ROOT/usr/share/doc/ipsecfs/examples/ipsec.startup" >"$ROOT/tmp/ipsec.startup"
+start_root_daemon sas --tun=none --state /tmp/sas.state --startup /tmp/ipsec.startup
 [ "$(wc -l <"$MNT/ipsec_spi")" -eq 4 ] || die "example SAs: $(cat "$MNT/ipsec_spi")"
-pass "the installed daemon reads the shipped configuration and example"
+pass "the installed daemon runs with the shipped configuration and example"
 
-# Bash completion: both files source cleanly and complete commands, options, values and SAIDs.
+# Bash completion as a login shell has it (bash-completion loads ours on demand): commands,
+# options, values and SAIDs.
 for cmd in ipsec ipsec-mountd; do
-    out=$(bash -c "source /usr/share/bash-completion/completions/$cmd && complete -p $cmd" 2>&1) ||
-        die "sourcing the $cmd completion: $out"
+    # _completion_loader returns 124 ("try again") once it has loaded one.
+    out=$(in_root bash -c "source /usr/share/bash-completion/bash_completion && { _completion_loader $cmd || :; } &&
+        complete -p $cmd" 2>&1) || die "loading the $cmd completion: $out"
     [ "$out" = "complete -F _${cmd//-/_} $cmd" ] || die "completion for $cmd: $out"
 done
 # complete_words WORD…: what TAB offers after these words (the last one is being completed).
 complete_words() {
-    IPSECFS_MOUNT=$MNT bash -c '
+    in_root IPSECFS_MOUNT=/run/ipsec bash -c '
         source /usr/share/bash-completion/completions/ipsec
         source /usr/share/bash-completion/completions/ipsec-mountd
         COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
@@ -182,41 +221,33 @@ expect_completion "tun.1001@192.0.2.2 tun.2001@192.0.2.1 " /usr/sbin/ipsec spigr
 expect_completion "--startup --state " /usr/sbin/ipsec-mountd --st
 expect_completion "ipsec0 none " /usr/sbin/ipsec-mountd --tun ""
 # Every option `ipsec spi --help` defines is offered.
-help_count=$(/usr/sbin/ipsec spi --help | grep -cE '^  --')
+help_count=$(in_root ipsec spi --help | grep -cE '^  --')
 offered=$(complete_words /usr/sbin/ipsec spi -- | wc -w)
 [ "$offered" -ge "$help_count" ] || die "ipsec spi --<TAB> offers $offered options, --help lists $help_count"
 stop_daemon "$DAEMON_PID"
+umount "$ROOT/proc"
+rm -f "$ROOT/tmp/ipsec.startup" "$ROOT/tmp/sas.state"*
 pass "bash completion: commands, options, values, SAIDs from the mount"
 
-# dpkg -r: the programs go, the configuration stays.
-mkdir -p /var/lib/ipsecfs && echo state >/var/lib/ipsecfs/state  # as the service's daemon leaves it
-dpkg -r ipsecfs >"$WORK/dpkg.log" 2>&1 || die "dpkg -r failed: $(cat "$WORK/dpkg.log")"
-[ "$(package_state)" = config-files ] || die "after dpkg -r: $(package_state)"
-[ ! -e /usr/sbin/ipsec-mountd ] && [ ! -e "$unit" ] || die "dpkg -r left the programs"
-[ -f /etc/ipsecfs/ipsec-mountd.conf ] && [ -f /etc/ipsecfs/ipsec.startup ] || die "dpkg -r removed the configuration"
-[ -z "$(dpkg-divert --listpackage "$theirs_completion")" ] ||
-    die "dpkg -r left the diversion: $(dpkg-divert --list "$theirs_completion")"
-[ ! -e "$theirs_completion.bash-completion" ] || die "dpkg -r left $theirs_completion.bash-completion"
-if [ -n "$theirs" ]; then
-    [ "$(sha256sum <"$theirs_completion")" = "$theirs" ] ||
-        die "dpkg -r did not give bash-completion's ipsec completion back"
-else
-    [ ! -e "$theirs_completion" ] || die "dpkg -r left $theirs_completion"
-fi
-pass "dpkg -r: programs gone, configuration kept, the diversion undone"
+# apt-get remove: the programs go, the configuration and state stay, the diversion is undone.
+in_root_apt remove ipsecfs >"$WORK/apt.log" 2>&1 || die "apt-get remove failed: $(tail -n 30 "$WORK/apt.log")"
+[ "$(in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs)" = config-files ] || die "after apt-get remove: not config-files"
+[ ! -e "$ROOT/usr/sbin/ipsec-mountd" ] && [ ! -e "$ROOT$unit" ] || die "apt-get remove left the programs"
+[ -f "$ROOT/etc/ipsecfs/ipsec-mountd.conf" ] && [ -f "$ROOT/etc/ipsecfs/ipsec.startup" ] ||
+    die "apt-get remove removed the configuration"
+[ -s "$ROOT/var/lib/ipsecfs/state" ] || die "apt-get remove removed the state"
+[ -z "$(in_root dpkg-divert --listpackage "$theirs_completion")" ] ||
+    die "apt-get remove left the diversion: $(in_root dpkg-divert --list "$theirs_completion")"
+[ "$(sha256sum <"$ROOT$theirs_completion")" = "$theirs" ] ||
+    die "apt-get remove did not give bash-completion's ipsec completion back"
+pass "apt-get remove: programs gone, configuration and state kept, the diversion undone"
 
-# dpkg -P: nothing is left.
-dpkg -P ipsecfs >"$WORK/dpkg.log" 2>&1 || die "dpkg -P failed: $(cat "$WORK/dpkg.log")"
-case $(package_state) in
-"" | not-installed) ;;
-*) die "after dpkg -P: $(package_state)" ;;
-esac
-left=()
-while read -r path; do
-    [ -d "$path" ] && ! grep -qx -- "$path" "$WORK/new-dirs" && continue  # a directory shared with others
-    [ "$path" = "$theirs_completion" ] && [ -n "$theirs" ] && continue     # bash-completion's again
-    [ -e "$path" ] || [ -L "$path" ] && left+=("$path")
-done <"$WORK/installed"
-for path in /etc/ipsecfs /var/lib/ipsecfs; do [ ! -e "$path" ] || left+=("$path"); done
-[ ${#left[@]} -eq 0 ] || die "left after dpkg -P: ${left[*]}"
-pass "dpkg -P: $(wc -l <"$WORK/installed") paths listed before, none left"
+# apt-get purge --autoremove: the system as it was before, path for path and byte for byte.
+rm -f "$ROOT/tmp/$(basename "$deb")"
+in_root_apt purge --autoremove ipsecfs >"$WORK/apt.log" 2>&1 || die "apt-get purge failed: $(tail -n 30 "$WORK/apt.log")"
+in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs >"$WORK/state" 2>/dev/null || true
+[ ! -s "$WORK/state" ] || [ "$(cat "$WORK/state")" = not-installed ] || die "after purge: $(cat "$WORK/state")"
+rmdir "$ROOT/run/ipsec"
+snapshot >"$WORK/after"
+diff "$WORK/before" "$WORK/after" >"$WORK/diff" || die "apt-get purge --autoremove left the system changed: $(head -n 20 "$WORK/diff")"
+pass "apt-get purge --autoremove: $(wc -l <"$WORK/installed") paths installed, the system back as it was"
