@@ -9,9 +9,9 @@
 # installed), the installed daemon runs with the shipped configuration; `apt-get remove` keeps the
 # configuration, `apt-get purge --autoremove` leaves that system file for file as it was.
 #
-# Nothing is installed into this machine. The new system comes from the Debian archive (the
-# mirror apt would use, IPSECFS_DEB_MIRROR to choose another); without one it skips, but not in
-# CI (CI=true), where the package must be installed.
+# Nothing is installed into this machine. The new system comes from the Debian 12 archives this
+# machine's apt uses (IPSECFS_DEB_MIRROR to choose another); without them it skips, but not in CI
+# (CI=true), where the package must be installed.
 source "$(dirname "$0")/lib.sh"
 require_environment
 for tool in dpkg-deb cpack mmdebstrap chroot; do
@@ -70,12 +70,20 @@ mmdebstrap_options=(--mode=root --variant=apt --include=bash-completion,man-db,s
 while read -r name value; do
     [ -n "$value" ] && mmdebstrap_options+=(--aptopt="$name $value")
 done < <(apt-config dump 2>/dev/null | grep -E '^Acquire::(http|https)::Proxy ' || true)
+# The Debian 12 archives this machine's apt uses (they work: scripts/setup installed from them);
+# mmdebstrap's default (deb.debian.org) if there are none.
 mirror=()
-[ -z "${IPSECFS_DEB_MIRROR:-}" ] || mirror=("$IPSECFS_DEB_MIRROR")
+if [ -n "${IPSECFS_DEB_MIRROR:-}" ]; then
+    mirror=("$IPSECFS_DEB_MIRROR")
+else
+    mapfile -t mirror < <(apt-get indextargets --format '$(TARGET_OF) $(REPO_URI) $(RELEASE) $(COMPONENT)' \
+        'Identifier: Packages' 2>/dev/null | awk '$1 == "deb" && $3 ~ /^bookworm(-updates|-security)?$/ &&
+        $4 == "main" { print "deb " $2 " " $3 " main" }' | sort -u)
+fi
 mkdir "$ROOT"
 if ! mmdebstrap "${mmdebstrap_options[@]}" bookworm "$ROOT" "${mirror[@]}" >"$WORK/mmdebstrap.log" 2>&1; then
     [ "${CI:-}" != true ] || die "mmdebstrap failed: $(tail -n 20 "$WORK/mmdebstrap.log")"
-    skip "no Debian 12 system to install into (mmdebstrap: $(tail -n 1 "$WORK/mmdebstrap.log"))"
+    skip "no Debian 12 system to install into (mmdebstrap: $(grep -m 1 "^E:" "$WORK/mmdebstrap.log"))"
 fi
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@"; }
 in_root_apt() { in_root DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
