@@ -63,6 +63,9 @@ void run_batches(const WorkerContext& ctx, std::vector<int> source_fds, Read rea
                 if (transform(processor, snap, *p, now).ok) out.push_back(p);
             }
             if (!out.empty()) write(out);
+            // A batch that is not full drained its source (the devices hold nothing back then),
+            // and poll() is level-triggered: reading again would be a syscall that finds nothing.
+            if (n < pool.all().size()) break;
         }
     }
 }
