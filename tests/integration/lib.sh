@@ -89,7 +89,7 @@ make_host() {
 # $WORK/NAME.state unless the options name one. Sets DAEMON_PID, MNT, SOCK; waits until the mount
 # answers and the control socket exists.
 start_daemon() {
-    local ns=$1 name=$2 i arg
+    local ns=$1 name=$2 arg
     shift 2
     MNT=$WORK/$name.mnt
     SOCK=$WORK/$name.sock
@@ -101,11 +101,18 @@ start_daemon() {
         "${state[@]}" "$@" 2>>"$WORK/$name.log" &
     DAEMON_PID=$!
     DAEMON_PIDS+=("$DAEMON_PID")
+    await_daemon "$name" env IPSEC_CONTROL="$SOCK" "$IPSEC" eroute
+}
+
+# await_daemon NAME COMMAND…: waits until the daemon $DAEMON_PID (log $WORK/NAME.log) answers on
+# $MNT and COMMAND, a request through its control socket, succeeds. Both must answer: a dead
+# mount or socket left by a killed daemon may still exist. Fails if it exits or takes 10 s.
+await_daemon() {
+    local name=$1 i
+    shift
     for ((i = 0; i < 100; i++)); do
         kill -0 "$DAEMON_PID" 2>/dev/null || die "ipsec-mountd exited: $(cat "$WORK/$name.log")"
-        # Both must answer: a dead mount or socket left by a killed daemon may still exist.
-        if grep -q '^ipsecfs version' "$MNT/ipsec_version" 2>/dev/null &&
-            IPSEC_CONTROL=$SOCK "$IPSEC" eroute >/dev/null 2>&1; then
+        if grep -q '^ipsecfs version' "$MNT/ipsec_version" 2>/dev/null && "$@" >/dev/null 2>&1; then
             return 0
         fi
         sleep 0.1

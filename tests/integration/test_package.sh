@@ -61,7 +61,6 @@ EOF
 diff -u "$WORK/expected" "$WORK/contents" >"$WORK/diff" || die "package contents differ: $(cat "$WORK/diff")"
 pass "contents: $(wc -l <"$WORK/contents") files"
 
-
 # A fresh Debian 12 in $ROOT. Its package lists stay, so apt in there needs no update.
 ROOT=$WORK/root
 mmdebstrap_options=(--mode=root --variant=apt --include=bash-completion,man-db,systemd
@@ -87,6 +86,8 @@ if ! mmdebstrap "${mmdebstrap_options[@]}" bookworm "$ROOT" "${mirror[@]}" >"$WO
 fi
 in_root() { chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@"; }
 in_root_apt() { in_root DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
+# installed, config-files…; "" or not-installed when dpkg there has no trace of it.
+package_state() { in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs 2>/dev/null || true; }
 
 # What `apt-get purge --autoremove` must bring back: every path (type, mode, owner, link, file
 # hash) but the package database, caches, logs, and what is made at run time.
@@ -110,7 +111,7 @@ pass "a fresh Debian 12 ($(wc -l <"$WORK/before") paths, bash-completion's own i
 cp "$deb" "$ROOT/tmp/"
 in_root_apt install "/tmp/$(basename "$deb")" >"$WORK/apt.log" 2>&1 ||
     die "apt-get install failed: $(tail -n 30 "$WORK/apt.log")"
-[ "$(in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs)" = installed ] || die "not installed: $(tail "$WORK/apt.log")"
+[ "$(package_state)" = installed ] || die "not installed ($(package_state)): $(tail "$WORK/apt.log")"
 in_root dpkg-query -L ipsecfs >"$WORK/installed"
 [ "$(stat -c %a "$ROOT/etc/ipsecfs/ipsec.startup")" = 600 ] || die "ipsec.startup must be 0600 (it takes keys)"
 [ "$(in_root dpkg-query -W -f='${Conffiles}' ipsecfs | awk 'NF {print $1}' | sort | tr '\n' ' ')" = \
@@ -125,8 +126,8 @@ in_root ldd /usr/sbin/ipsec-mountd /usr/sbin/ipsec >"$WORK/ldd" 2>&1 || die "ldd
 pass "apt-get install: $(grep -c '^Setting up' "$WORK/apt.log") packages set up, conffiles registered, bash-completion's ipsec completion diverted"
 
 # The programs.
-grep -qx "ipsec-mountd (ipsecfs) $(dpkg-deb -f "$deb" Version)" <<<"$(in_root ipsec-mountd --version)" ||
-    die "ipsec-mountd --version: $(in_root ipsec-mountd --version)"
+version=$(in_root ipsec-mountd --version)
+[ "$version" = "ipsec-mountd (ipsecfs) $(dpkg-deb -f "$deb" Version)" ] || die "ipsec-mountd --version: $version"
 in_root IPSEC_CONTROL=/none.sock ipsec --version | head -n 1 | grep -q '^ipsec (ipsecfs) ' || die "ipsec --version"
 pass "installed programs run"
 
@@ -164,7 +165,7 @@ MOUNTS+=("$ROOT/run/ipsec" "$ROOT/proc")
 make_host a 192.0.2.1
 # start_root_daemon NAME ARG…: the daemon in $ROOT; $MNT is its mount seen from here.
 start_root_daemon() {
-    local name=$1 i
+    local name=$1
     shift
     mkdir -p "$ROOT/run/ipsec"
     MNT=$ROOT/run/ipsec
@@ -172,14 +173,7 @@ start_root_daemon() {
         2>>"$WORK/$name.log" &
     DAEMON_PID=$!
     DAEMON_PIDS+=("$DAEMON_PID")
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$DAEMON_PID" 2>/dev/null || die "ipsec-mountd exited: $(cat "$WORK/$name.log")"
-        if grep -q '^ipsecfs version' "$MNT/ipsec_version" 2>/dev/null && in_root ipsec eroute >/dev/null 2>&1; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    die "ipsec-mountd did not come up within 10 s: $(cat "$WORK/$name.log")"
+    await_daemon "$name" in_root ipsec eroute
 }
 start_root_daemon conf --config /etc/ipsecfs/ipsec-mountd.conf --tun=none
 [ -z "$(cat "$MNT/ipsec_spi")" ] || die "SAs from the shipped startup file: $(cat "$MNT/ipsec_spi")"
@@ -239,7 +233,7 @@ pass "bash completion: commands, options, values, SAIDs from the mount"
 
 # apt-get remove: the programs go, the configuration and state stay, the diversion is undone.
 in_root_apt remove ipsecfs >"$WORK/apt.log" 2>&1 || die "apt-get remove failed: $(tail -n 30 "$WORK/apt.log")"
-[ "$(in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs)" = config-files ] || die "after apt-get remove: not config-files"
+[ "$(package_state)" = config-files ] || die "after apt-get remove: $(package_state)"
 [ ! -e "$ROOT/usr/sbin/ipsec-mountd" ] && [ ! -e "$ROOT$unit" ] || die "apt-get remove left the programs"
 [ -f "$ROOT/etc/ipsecfs/ipsec-mountd.conf" ] && [ -f "$ROOT/etc/ipsecfs/ipsec.startup" ] ||
     die "apt-get remove removed the configuration"
@@ -253,8 +247,10 @@ pass "apt-get remove: programs gone, configuration and state kept, the diversion
 # apt-get purge --autoremove: the system as it was before, path for path and byte for byte.
 rm -f "$ROOT/tmp/$(basename "$deb")"
 in_root_apt purge --autoremove ipsecfs >"$WORK/apt.log" 2>&1 || die "apt-get purge failed: $(tail -n 30 "$WORK/apt.log")"
-in_root dpkg-query -W -f='${db:Status-Status}' ipsecfs >"$WORK/state" 2>/dev/null || true
-[ ! -s "$WORK/state" ] || [ "$(cat "$WORK/state")" = not-installed ] || die "after purge: $(cat "$WORK/state")"
+case $(package_state) in
+"" | not-installed) ;;
+*) die "after apt-get purge: $(package_state)" ;;
+esac
 rmdir "$ROOT/run/ipsec"
 snapshot >"$WORK/after"
 diff "$WORK/before" "$WORK/after" >"$WORK/diff" || die "apt-get purge --autoremove left the system changed: $(head -n 20 "$WORK/diff")"
