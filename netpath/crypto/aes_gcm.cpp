@@ -5,7 +5,12 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdlib>
 #include <string>
+#include <string_view>
+#include <utility>
+
+#include "netpath/crypto/aes_gcm_avx512.hpp"
 
 namespace ipsecfs::crypto {
 namespace {
@@ -27,9 +32,14 @@ bool fits_int(std::size_t n) {
     return n <= static_cast<std::size_t>(INT_MAX);
 }
 
+bool openssl_requested() {
+    const char* env = std::getenv("IPSECFS_AES_GCM");
+    return env != nullptr && std::string_view(env) == "openssl";
+}
+
 }  // namespace
 
-Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
+Result<AesGcm> AesGcm::create_openssl(std::span<const uint8_t> key) {
     const char* name = gcm_name(key.size());
     if (name == nullptr) {
         return fail("AES-GCM needs a 16-, 24- or 32-byte key, got " + std::to_string(key.size()));
@@ -46,8 +56,30 @@ Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
     return AesGcm(std::move(enc), std::move(dec));
 }
 
+Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
+    const bool fast =
+        (key.size() == 16 || key.size() == 32) && avx512_gcm::available() && !openssl_requested();
+    return create(key, fast ? GcmBackend::avx512 : GcmBackend::openssl);
+}
+
+Result<AesGcm> AesGcm::create(std::span<const uint8_t> key, GcmBackend backend) {
+    if (backend == GcmBackend::openssl) return create_openssl(key);
+    if (!avx512_gcm::available()) return fail("this CPU cannot run the AVX-512 AES-GCM code");
+    auto expanded = SecureKey::allocate(avx512_gcm::kStateBytes);
+    if (!expanded) return std::move(expanded).take_error();
+    if (!avx512_gcm::expand_key(key, expanded->bytes().first<avx512_gcm::kStateBytes>())) {
+        return fail("the AVX-512 AES-GCM code needs a 16- or 32-byte key, got " +
+                    std::to_string(key.size()));
+    }
+    return AesGcm(std::move(*expanded));
+}
+
 bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
                   std::span<uint8_t> data, std::span<uint8_t, kTagBytes> tag) noexcept {
+    if (!expanded_.empty()) {
+        return avx512_gcm::seal(std::as_const(expanded_).bytes().first<avx512_gcm::kStateBytes>(),
+                                nonce, aad, data, tag);
+    }
     if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
     EVP_CIPHER_CTX* ctx = enc_.get();
     int len = 0;
@@ -68,6 +100,13 @@ bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const u
 
 bool AesGcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
                   std::span<uint8_t> data, std::span<const uint8_t, kTagBytes> tag) noexcept {
+    if (!expanded_.empty()) {
+        const bool ok =
+            avx512_gcm::open(std::as_const(expanded_).bytes().first<avx512_gcm::kStateBytes>(),
+                             nonce, aad, data, tag);
+        if (!ok && !data.empty()) OPENSSL_cleanse(data.data(), data.size());
+        return ok;
+    }
     if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
     EVP_CIPHER_CTX* ctx = dec_.get();
     std::array<uint8_t, kTagBytes> expected{};

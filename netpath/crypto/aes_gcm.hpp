@@ -1,6 +1,9 @@
 #pragma once
 // AES-GCM with a 96-bit nonce and a 16-byte tag (NIST SP 800-38D), keyed once; per message only
 // the nonce is set. The ESP suite (RFC 4106) is built on it. Not thread-safe: one owner thread.
+// Two implementations behind one interface: our VAES/AVX-512 code (aes_gcm_avx512.hpp) where the
+// CPU has it and the key is 128 or 256 bits, OpenSSL's EVP everywhere else, or always when the
+// environment says IPSECFS_AES_GCM=openssl.
 
 #include <cstddef>
 #include <cstdint>
@@ -9,33 +12,47 @@
 
 #include "core/result.hpp"
 #include "netpath/crypto/evp.hpp"
+#include "netpath/crypto/secure_key.hpp"
 
 namespace ipsecfs::crypto {
+
+enum class GcmBackend { openssl, avx512 };
 
 class AesGcm {
   public:
     static constexpr std::size_t kNonceBytes = 12;
     static constexpr std::size_t kTagBytes = 16;
 
-    // key: 16, 24 or 32 bytes.
+    // key: 16, 24 or 32 bytes; the fastest backend this machine has.
     static Result<AesGcm> create(std::span<const uint8_t> key);
+    // Exactly this backend; an error if it cannot take the key here.
+    static Result<AesGcm> create(std::span<const uint8_t> key, GcmBackend backend);
+
+    GcmBackend backend() const noexcept {
+        return expanded_.empty() ? GcmBackend::openssl : GcmBackend::avx512;
+    }
 
     // Encrypts data in place.
     [[nodiscard]] bool seal(std::span<const uint8_t, kNonceBytes> nonce,
                             std::span<const uint8_t> aad, std::span<uint8_t> data,
                             std::span<uint8_t, kTagBytes> tag) noexcept;
-    // Decrypts data in place; false if the tag does not match, and then data is wiped so no
-    // unauthenticated plaintext is left behind.
+    // Decrypts data in place; false if the tag does not match, and then data is wiped (whatever
+    // the backend left there) so no unauthenticated plaintext is left behind.
     [[nodiscard]] bool open(std::span<const uint8_t, kNonceBytes> nonce,
                             std::span<const uint8_t> aad, std::span<uint8_t> data,
                             std::span<const uint8_t, kTagBytes> tag) noexcept;
 
   private:
+    static Result<AesGcm> create_openssl(std::span<const uint8_t> key);
     AesGcm(EvpCipherCtxPtr enc, EvpCipherCtxPtr dec) noexcept
         : enc_(std::move(enc)), dec_(std::move(dec)) {}
+    explicit AesGcm(SecureKey expanded) noexcept : expanded_(std::move(expanded)) {}
 
+    // OpenSSL backend.
     EvpCipherCtxPtr enc_;
     EvpCipherCtxPtr dec_;
+    // avx512 backend: round keys and powers of the hash key, in secure memory.
+    SecureKey expanded_;
 };
 
 }  // namespace ipsecfs::crypto

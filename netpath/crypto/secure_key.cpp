@@ -13,13 +13,14 @@ namespace {
 
 // Every sodium_malloc is its own mapping with guard pages, and a process may hold only
 // vm.max_map_count (65530) mappings: one allocation per key would stop near 17,000 SAs. Keys
-// therefore come from a few large locked, guarded regions cut into fixed slots; a freed slot is
-// zeroed and reused. Allocation happens on the control plane, frees wherever the last
-// reference to an SA goes, so one mutex is enough.
+// therefore come from a few large locked, guarded regions cut into fixed slots (keys and salts,
+// HMAC keys, expanded AES-GCM keys); a freed slot is zeroed and reused. Allocation happens on the
+// control plane, frees wherever the last reference to an SA goes, so one mutex is enough.
 class KeyArena {
   public:
     static constexpr std::size_t kSmallSlot = 64;
-    static constexpr std::size_t kLargeSlot = 512;
+    static constexpr std::size_t kMediumSlot = 512;
+    static constexpr std::size_t kLargeSlot = 1536;
     static constexpr std::size_t kRegionBytes = 256 * 1024;
 
     static KeyArena& instance() {
@@ -29,7 +30,7 @@ class KeyArena {
 
     uint8_t* allocate(std::size_t n) {
         if (n > kLargeSlot) return static_cast<uint8_t*>(sodium_malloc(n));
-        Slab& slab = n <= kSmallSlot ? small_ : large_;
+        Slab& slab = slab_for(n);
         std::lock_guard lock(mutex_);
         if (slab.free.empty()) {
             auto* region = static_cast<uint8_t*>(sodium_malloc(kRegionBytes));
@@ -48,7 +49,7 @@ class KeyArena {
             sodium_free(p);
             return;
         }
-        Slab& slab = n <= kSmallSlot ? small_ : large_;
+        Slab& slab = slab_for(n);
         sodium_memzero(p, slab.slot);
         std::lock_guard lock(mutex_);
         slab.free.push_back(p);
@@ -59,8 +60,14 @@ class KeyArena {
         std::size_t slot;
         std::vector<uint8_t*> free;
     };
+    Slab& slab_for(std::size_t n) noexcept {
+        if (n <= kSmallSlot) return small_;
+        return n <= kMediumSlot ? medium_ : large_;
+    }
+
     std::mutex mutex_;
     Slab small_{kSmallSlot, {}};
+    Slab medium_{kMediumSlot, {}};
     Slab large_{kLargeSlot, {}};
 };
 
