@@ -9,7 +9,6 @@
 #include <cstring>
 
 #include "netpath/byte_order.hpp"
-#include "netpath/crypto/secure_key.hpp"
 
 // Everything that touches a vector register is compiled for these extensions only, and runs only
 // after available() has found them; the rest of the program stays baseline x86-64.
@@ -19,10 +18,13 @@
 namespace ipsecfs::crypto::avx512_gcm {
 namespace {
 
-constexpr std::size_t kPowersOffset = 15 * 64;
-constexpr std::size_t kRoundsOffset = kPowersOffset + 20 * 16;
-// GHASH takes 16 blocks per reduction: four vectors of four lanes.
-constexpr std::size_t kChunkBytes = 256;
+constexpr std::size_t kPowersOffset = 15 * 16;
+constexpr std::size_t kPowers = 64;
+constexpr std::size_t kRoundsOffset = kPowersOffset + (kPowers + 4) * 16;
+static_assert(kRoundsOffset + 16 == kStateBytes);
+// CTR keeps 16 blocks (four vectors) in flight; GHASH multiplies up to 64 blocks before it reduces.
+constexpr std::size_t kCtrChunkBytes = 256;
+constexpr std::size_t kGhashChunkBytes = kPowers * 16;
 constexpr std::size_t kMaxDataBytes = std::size_t{1} << 32;
 
 // ---- AES key expansion (FIPS 197 §5.2, with AESKEYGENASSIST as in Intel's AES-NI white paper)
@@ -166,17 +168,18 @@ IPSECFS_AVX512_GCM inline __mmask64 first_bytes(std::size_t n) {
     return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
 }
 
-// Y ← GHASH_H(Y, bytes), the bytes zero-padded to whole blocks. Horner's rule sixteen blocks at a
-// time: for a run of n blocks X_0..X_{n-1}, Y' = (Y ^ X_0)·H^n ^ X_1·H^(n-1) ^ … ^ X_{n-1}·H,
-// summed unreduced and reduced once. powers[k] = H^(16-k), zero for k = 16..19, so block i of n
-// multiplies powers[16-n+i] and four lanes at a time read four consecutive entries.
+// Y ← GHASH_H(Y, bytes), the bytes zero-padded to whole blocks. Horner's rule 64 blocks at a time:
+// for a run of n blocks X_0..X_{n-1}, Y' = (Y ^ X_0)·H^n ^ X_1·H^(n-1) ^ … ^ X_{n-1}·H, summed
+// unreduced and reduced once, so a 1,400-byte packet costs two reductions (each a chain of
+// dependent instructions) instead of one per block. powers[k] = H^(64-k), zero for k = 64..67:
+// block i of n multiplies powers[64-n+i], and four lanes at a time read four consecutive entries.
 IPSECFS_AVX512_GCM __m128i ghash(const uint8_t* powers, __m128i y, const uint8_t* p,
                                  std::size_t n) {
     const __m512i reverse = byte_reverse_mask();
     while (n > 0) {
-        const std::size_t take = std::min(n, kChunkBytes);
+        const std::size_t take = std::min(n, kGhashChunkBytes);
         const std::size_t blocks = (take + 15) / 16;
-        const uint8_t* h = powers + (16 - blocks) * 16;
+        const uint8_t* h = powers + (kPowers - blocks) * 16;
         __m512i lo = _mm512_setzero_si512();
         __m512i mid = _mm512_setzero_si512();
         __m512i hi = _mm512_setzero_si512();
@@ -211,7 +214,7 @@ template <int Rounds>
 IPSECFS_AVX512_GCM inline RoundKeys<Rounds> load_round_keys(const uint8_t* state) {
     RoundKeys<Rounds> rk;
     for (int r = 0; r <= Rounds; ++r)
-        rk.k[r] = _mm512_loadu_si512(state + r * 64);
+        rk.k[r] = broadcast(_mm_loadu_si128(reinterpret_cast<const __m128i*>(state + r * 16)));
     return rk;
 }
 
@@ -257,7 +260,7 @@ IPSECFS_AVX512_GCM __m128i ctr(const uint8_t* state, __m128i j0, uint8_t* p, std
     const __m512i step = _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4);
     __m512i counter = _mm512_add_epi32(
         broadcast(j0), _mm512_set_epi32(0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 1));
-    for (; n >= kChunkBytes; p += kChunkBytes, n -= kChunkBytes) {
+    for (; n >= kCtrChunkBytes; p += kCtrChunkBytes, n -= kCtrChunkBytes) {
         __m512i a = next_counters(counter, step, reverse);
         __m512i b = next_counters(counter, step, reverse);
         __m512i c = next_counters(counter, step, reverse);
@@ -275,6 +278,13 @@ IPSECFS_AVX512_GCM __m128i ctr(const uint8_t* state, __m128i j0, uint8_t* p, std
     }
     const __m512i first = encrypt1(rk, broadcast(_mm_shuffle_epi8(j0, byte_reverse_mask128())));
     return lane0(first);
+}
+
+// In constant time: one XOR and one test of all 128 bits, whatever they hold.
+IPSECFS_AVX512_GCM inline bool tags_equal(const uint8_t* a, const uint8_t* b) {
+    const __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)),
+                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    return _mm_testz_si128(x, x) != 0;
 }
 
 IPSECFS_AVX512_GCM __m128i counter_block0(std::span<const uint8_t, 12> nonce) {
@@ -327,16 +337,16 @@ IPSECFS_AVX512_GCM bool expand(std::span<const uint8_t> key,
     }
     std::fill(state.begin(), state.end(), uint8_t{0});
     for (int r = 0; r <= rounds; ++r) {
-        _mm512_storeu_si512(state.data() + r * 64, broadcast(rk[r]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(state.data() + r * 16), rk[r]);
     }
-    // H = E_K(0^128) (§6.4), reflected; powers[k] = H^(16-k).
+    // H = E_K(0^128) (§6.4), reflected; powers[k] = H^(64-k).
     __m128i h = _mm_xor_si128(_mm_setzero_si128(), rk[0]);
     for (int r = 1; r < rounds; ++r)
         h = _mm_aesenc_si128(h, rk[r]);
     h = _mm_shuffle_epi8(_mm_aesenclast_si128(h, rk[rounds]), byte_reverse_mask128());
     uint8_t* powers = state.data() + kPowersOffset;
     __m128i power = h;
-    for (int k = 15; k >= 0; --k) {
+    for (int k = kPowers - 1; k >= 0; --k) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(powers + k * 16), power);
         power = gf_multiply(power, h);
     }
@@ -364,7 +374,7 @@ IPSECFS_AVX512_GCM bool open_impl(std::span<const uint8_t, kStateBytes> state,
     // E_K(J0) alone: a zero-length CTR pass.
     std::array<uint8_t, 16> expected{};
     finish_tag(hash, crypt(state.data(), j0, {}), expected.data());
-    if (!ct_equal(expected, tag)) return false;
+    if (!tags_equal(expected.data(), tag.data())) return false;
     (void)crypt(state.data(), j0, data);
     return true;
 }

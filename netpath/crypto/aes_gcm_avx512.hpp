@@ -16,9 +16,9 @@
 
 namespace ipsecfs::crypto::avx512_gcm {
 
-// Round keys (15 × 64 bytes, each repeated in the four lanes), then the powers of the hash key
-// (20 × 16 bytes), then the number of rounds.
-inline constexpr std::size_t kStateBytes = 15 * 64 + 20 * 16 + 16;
+// Round keys (15 × 16 bytes), then the powers of the hash key (68 × 16 bytes), then the number of
+// rounds.
+inline constexpr std::size_t kStateBytes = 15 * 16 + 68 * 16 + 16;
 
 // True if this CPU and kernel run the code (the instructions and the zmm state) and it
 // reproduces the SP 800-38D test vectors here; checked once.
