@@ -46,14 +46,14 @@ Result<AesGcm> AesGcm::create_openssl(std::span<const uint8_t> key) {
     }
     EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
     if (!cipher) return fail(std::string("OpenSSL has no ") + name);
-    EvpCipherCtxPtr enc(EVP_CIPHER_CTX_new());
-    EvpCipherCtxPtr dec(EVP_CIPHER_CTX_new());
-    if (!enc || !dec) return fail("cannot allocate an AES-GCM context");
-    if (EVP_EncryptInit_ex2(enc.get(), cipher.get(), key.data(), nullptr, nullptr) != 1 ||
-        EVP_DecryptInit_ex2(dec.get(), cipher.get(), key.data(), nullptr, nullptr) != 1) {
+    // One context for both directions: GCM only ever runs AES forwards, and each message's init
+    // (nonce only) says which way it goes. Half the memory of two per SA.
+    EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+    if (!ctx) return fail("cannot allocate an AES-GCM context");
+    if (EVP_EncryptInit_ex2(ctx.get(), cipher.get(), key.data(), nullptr, nullptr) != 1) {
         return fail(std::string("OpenSSL cannot key ") + name);
     }
-    return AesGcm(std::move(enc), std::move(dec));
+    return AesGcm(std::move(ctx));
 }
 
 Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
@@ -81,7 +81,7 @@ bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const u
                                 nonce, aad, data, tag);
     }
     if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
-    EVP_CIPHER_CTX* ctx = enc_.get();
+    EVP_CIPHER_CTX* ctx = ctx_.get();
     int len = 0;
     if (EVP_EncryptInit_ex2(ctx, nullptr, nullptr, nonce.data(), nullptr) != 1) return false;
     if (!aad.empty() &&
@@ -108,7 +108,7 @@ bool AesGcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const u
         return ok;
     }
     if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
-    EVP_CIPHER_CTX* ctx = dec_.get();
+    EVP_CIPHER_CTX* ctx = ctx_.get();
     std::array<uint8_t, kTagBytes> expected{};
     std::copy(tag.begin(), tag.end(), expected.begin());
     int len = 0;

@@ -44,13 +44,11 @@ class AesGcm {
 
   private:
     static Result<AesGcm> create_openssl(std::span<const uint8_t> key);
-    AesGcm(EvpCipherCtxPtr enc, EvpCipherCtxPtr dec) noexcept
-        : enc_(std::move(enc)), dec_(std::move(dec)) {}
+    explicit AesGcm(EvpCipherCtxPtr ctx) noexcept : ctx_(std::move(ctx)) {}
     explicit AesGcm(SecureKey expanded) noexcept : expanded_(std::move(expanded)) {}
 
     // OpenSSL backend.
-    EvpCipherCtxPtr enc_;
-    EvpCipherCtxPtr dec_;
+    EvpCipherCtxPtr ctx_;
     // avx512 backend: round keys and powers of the hash key, in secure memory.
     SecureKey expanded_;
 };
