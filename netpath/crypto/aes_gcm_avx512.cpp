@@ -62,38 +62,25 @@ IPSECFS_AVX512_GCM void expand_aes128(const uint8_t* key, __m128i rk[11]) {
     rk[10] = next128<0x36>(rk[9]);
 }
 
-// AES-256 alternates: an even round key from RotWord+SubWord+Rcon of the previous odd one, an odd
-// round key from SubWord alone of the previous even one (FIPS 197 §5.2, Nk = 8).
+// AES-256 alternates (FIPS 197 §5.2, Nk = 8): an even round key from RotWord+SubWord+Rcon of the
+// odd one before it, an odd one from SubWord alone of the even one before it. Writes rk[0] and
+// rk[1] from rk[-2] and rk[-1].
 template <int Rcon>
-IPSECFS_AVX512_GCM inline void next256(__m128i& even, __m128i& odd) {
-    even = expand_step<0xff>(even, _mm_aeskeygenassist_si128(odd, Rcon));
-    odd = expand_step<0xaa>(odd, _mm_aeskeygenassist_si128(even, 0));
+IPSECFS_AVX512_GCM inline void next256(__m128i* rk) {
+    rk[0] = expand_step<0xff>(rk[-2], _mm_aeskeygenassist_si128(rk[-1], Rcon));
+    rk[1] = expand_step<0xaa>(rk[-1], _mm_aeskeygenassist_si128(rk[0], 0));
 }
 
 IPSECFS_AVX512_GCM void expand_aes256(const uint8_t* key, __m128i rk[15]) {
-    __m128i even = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
-    __m128i odd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
-    rk[0] = even;
-    rk[1] = odd;
-    next256<0x01>(even, odd);
-    rk[2] = even;
-    rk[3] = odd;
-    next256<0x02>(even, odd);
-    rk[4] = even;
-    rk[5] = odd;
-    next256<0x04>(even, odd);
-    rk[6] = even;
-    rk[7] = odd;
-    next256<0x08>(even, odd);
-    rk[8] = even;
-    rk[9] = odd;
-    next256<0x10>(even, odd);
-    rk[10] = even;
-    rk[11] = odd;
-    next256<0x20>(even, odd);
-    rk[12] = even;
-    rk[13] = odd;
-    rk[14] = expand_step<0xff>(even, _mm_aeskeygenassist_si128(odd, 0x40));
+    rk[0] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key));
+    rk[1] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(key + 16));
+    next256<0x01>(rk + 2);
+    next256<0x02>(rk + 4);
+    next256<0x04>(rk + 6);
+    next256<0x08>(rk + 8);
+    next256<0x10>(rk + 10);
+    next256<0x20>(rk + 12);
+    rk[14] = expand_step<0xff>(rk[12], _mm_aeskeygenassist_si128(rk[13], 0x40));
 }
 
 // ---- GHASH (SP 800-38D §6.4) in the byte-reflected representation (Gueron and Kounavis, "Intel
