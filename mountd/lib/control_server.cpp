@@ -1,6 +1,7 @@
 #include "mountd/lib/control_server.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -28,7 +29,10 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(ControlListener list
     if (!wake) return fail(std::string("eventfd: ") + std::strerror(errno));
     std::unique_ptr<ControlServer> server(new ControlServer(
         std::move(listener), std::move(handler), std::move(subscriber), std::move(wake)));
-    server->thread_ = std::thread([s = server.get()] { s->loop(); });
+    server->thread_ = std::thread([s = server.get()] {
+        ::pthread_setname_np(::pthread_self(), "ipsec-control");
+        s->loop();
+    });
     return server;
 }
 

@@ -1,6 +1,7 @@
 #include "mountd/lib/expire_hook.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,7 +23,10 @@ void log(const std::string& what) {
 }  // namespace
 
 ExpireHook::ExpireHook(std::string command, std::chrono::milliseconds timeout)
-    : command_(std::move(command)), timeout_(timeout), thread_([this] { loop(); }) {}
+    : command_(std::move(command)), timeout_(timeout), thread_([this] {
+          ::pthread_setname_np(::pthread_self(), "ipsec-expire");
+          loop();
+      }) {}
 
 ExpireHook::~ExpireHook() {
     {

@@ -1,5 +1,7 @@
 #include "mountd/lib/lifetime_watcher.hpp"
 
+#include <pthread.h>
+
 namespace ipsecfs::mountd {
 
 LifetimeWatcher::LifetimeWatcher(Sadb& sadb, std::function<int64_t()> now_ns, Publish publish,
@@ -11,7 +13,10 @@ LifetimeWatcher::~LifetimeWatcher() {
 }
 
 void LifetimeWatcher::start() {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "ipsec-lifetime");
+        loop();
+    });
 }
 
 void LifetimeWatcher::stop() {

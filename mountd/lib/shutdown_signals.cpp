@@ -1,6 +1,7 @@
 #include "mountd/lib/shutdown_signals.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
@@ -34,7 +35,10 @@ Result<std::unique_ptr<ShutdownSignals>> ShutdownSignals::start(std::function<vo
     fs::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake) return fail(std::string("eventfd: ") + std::strerror(errno));
     std::unique_ptr<ShutdownSignals> s(new ShutdownSignals(std::move(signals), std::move(wake)));
-    s->thread_ = std::thread([p = s.get(), f = std::move(on_signal)] { p->wait(f); });
+    s->thread_ = std::thread([p = s.get(), f = std::move(on_signal)] {
+        ::pthread_setname_np(::pthread_self(), "ipsec-signals");
+        p->wait(f);
+    });
     return s;
 }
 

@@ -1,5 +1,6 @@
 #include "mountd/lib/state_keeper.hpp"
 
+#include <pthread.h>
 #include <algorithm>
 
 #include "core/saved_sadb.hpp"
@@ -92,7 +93,10 @@ void StateKeeper::on_commit() {
 }
 
 void StateKeeper::start() {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+        ::pthread_setname_np(::pthread_self(), "ipsec-state");
+        loop();
+    });
 }
 
 Result<void> StateKeeper::stop() {

@@ -50,6 +50,29 @@ if [ "$TUN" = --tun=none ]; then want=$CAP_SYS_ADMIN; else want=$((CAP_NET_ADMIN
 threads=$(check_caps "$PID" "$want")
 pass "$threads threads keep only $(printf '%016x' "$want"), no_new_privs"
 
+# Each thread says what it does (top -H, ps -L, perf) and runs at its documented nice: the
+# packet workers at --worker-nice (-10), the filesystem loop, the main thread, at --fs-nice (19).
+declare -A nice_of=()
+for stat in /proc/"$PID"/task/*/stat; do
+    fields=$(<"$stat")
+    name=${fields#*(} name=${name%)*}
+    read -ra rest <<<"${fields##*) }"
+    tid=${stat%/stat} tid=${tid##*/}
+    [ "$tid" != "$PID" ] || name=main
+    [ -z "${nice_of[$name]+set}" ] || [ "$name" = ipsec-mountd ] || die "two threads named $name"
+    nice_of[$name]=${rest[16]}
+done
+[ "${nice_of[main]}" = 19 ] || die "main thread (filesystem loop) at nice ${nice_of[main]}, expected 19"
+for name in ipsec-control ipsec-signals ipsec-lifetime ipsec-state; do
+    [ -n "${nice_of[$name]+set}" ] || die "no thread named $name: ${!nice_of[*]}"
+done
+if [ "$TUN" != --tun=none ]; then
+    for name in ipsec-out ipsec-in; do
+        [ "${nice_of[$name]:-missing}" = -10 ] || die "$name at nice ${nice_of[$name]:-missing}, expected -10"
+    done
+fi
+pass "threads named (${!nice_of[*]}), packet workers at nice -10, filesystem at 19"
+
 # SAs still come and go.
 SA=esp.1000@192.0.2.2
 ipsec spi --said $SA --src 192.0.2.1 --esp aes128gcm16 --enckey "$(hexkey 20)"
