@@ -6,11 +6,13 @@
 #include <array>
 #include <climits>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "netpath/crypto/aes_gcm_avx512.hpp"
+#include "netpath/crypto/aes_gcm_vaes256.hpp"
 
 namespace ipsecfs::crypto {
 namespace {
@@ -32,9 +34,28 @@ bool fits_int(std::size_t n) {
     return n <= static_cast<std::size_t>(INT_MAX);
 }
 
-bool openssl_requested() {
+static_assert(avx512_gcm::kStateBytes == vaes256_gcm::kStateBytes);
+constexpr std::size_t kExpandedBytes = avx512_gcm::kStateBytes;
+
+bool runs_here(GcmBackend b) {
+    switch (b) {
+        case GcmBackend::openssl:
+            return true;
+        case GcmBackend::avx512:
+            return avx512_gcm::available();
+        case GcmBackend::vaes256:
+            return vaes256_gcm::available();
+    }
+    return false;
+}
+
+// The backend IPSECFS_AES_GCM names, if any.
+std::optional<GcmBackend> requested_backend() {
     const char* env = std::getenv("IPSECFS_AES_GCM");
-    return env != nullptr && std::string_view(env) == "openssl";
+    if (env == nullptr) return std::nullopt;
+    if (std::string_view(env) == "openssl") return GcmBackend::openssl;
+    if (std::string_view(env) == "vaes256") return GcmBackend::vaes256;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -57,28 +78,38 @@ Result<AesGcm> AesGcm::create_openssl(std::span<const uint8_t> key) {
 }
 
 Result<AesGcm> AesGcm::create(std::span<const uint8_t> key) {
-    const bool fast =
-        (key.size() == 16 || key.size() == 32) && avx512_gcm::available() && !openssl_requested();
-    return create(key, fast ? GcmBackend::avx512 : GcmBackend::openssl);
+    if (key.size() != 16 && key.size() != 32) return create_openssl(key);
+    const std::optional<GcmBackend> wanted = requested_backend();
+    if (wanted && runs_here(*wanted)) return create(key, *wanted);
+    for (const GcmBackend b : {GcmBackend::avx512, GcmBackend::vaes256}) {
+        if (runs_here(b)) return create(key, b);
+    }
+    return create_openssl(key);
 }
 
 Result<AesGcm> AesGcm::create(std::span<const uint8_t> key, GcmBackend backend) {
     if (backend == GcmBackend::openssl) return create_openssl(key);
-    if (!avx512_gcm::available()) return fail("this CPU cannot run the AVX-512 AES-GCM code");
-    auto expanded = SecureKey::allocate(avx512_gcm::kStateBytes);
+    const char* name = backend == GcmBackend::avx512 ? "AVX-512" : "VAES (256-bit)";
+    if (!runs_here(backend))
+        return fail(std::string("this CPU cannot run the ") + name + " AES-GCM code");
+    auto expanded = SecureKey::allocate(kExpandedBytes);
     if (!expanded) return std::move(expanded).take_error();
-    if (!avx512_gcm::expand_key(key, expanded->bytes().first<avx512_gcm::kStateBytes>())) {
-        return fail("the AVX-512 AES-GCM code needs a 16- or 32-byte key, got " +
+    const std::span<uint8_t, kExpandedBytes> state = expanded->bytes().first<kExpandedBytes>();
+    const bool keyed = backend == GcmBackend::avx512 ? avx512_gcm::expand_key(key, state)
+                                                     : vaes256_gcm::expand_key(key, state);
+    if (!keyed) {
+        return fail(std::string("the ") + name + " AES-GCM code needs a 16- or 32-byte key, got " +
                     std::to_string(key.size()));
     }
-    return AesGcm(std::move(*expanded));
+    return AesGcm(backend, std::move(*expanded));
 }
 
 bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
                   std::span<uint8_t> data, std::span<uint8_t, kTagBytes> tag) noexcept {
-    if (!expanded_.empty()) {
-        return avx512_gcm::seal(std::as_const(expanded_).bytes().first<avx512_gcm::kStateBytes>(),
-                                nonce, aad, data, tag);
+    if (backend_ != GcmBackend::openssl) {
+        const auto state = std::as_const(expanded_).bytes().first<kExpandedBytes>();
+        return backend_ == GcmBackend::avx512 ? avx512_gcm::seal(state, nonce, aad, data, tag)
+                                              : vaes256_gcm::seal(state, nonce, aad, data, tag);
     }
     if (!fits_int(aad.size()) || !fits_int(data.size())) return false;
     EVP_CIPHER_CTX* ctx = ctx_.get();
@@ -100,10 +131,11 @@ bool AesGcm::seal(std::span<const uint8_t, kNonceBytes> nonce, std::span<const u
 
 bool AesGcm::open(std::span<const uint8_t, kNonceBytes> nonce, std::span<const uint8_t> aad,
                   std::span<uint8_t> data, std::span<const uint8_t, kTagBytes> tag) noexcept {
-    if (!expanded_.empty()) {
-        const bool ok =
-            avx512_gcm::open(std::as_const(expanded_).bytes().first<avx512_gcm::kStateBytes>(),
-                             nonce, aad, data, tag);
+    if (backend_ != GcmBackend::openssl) {
+        const auto state = std::as_const(expanded_).bytes().first<kExpandedBytes>();
+        const bool ok = backend_ == GcmBackend::avx512
+                            ? avx512_gcm::open(state, nonce, aad, data, tag)
+                            : vaes256_gcm::open(state, nonce, aad, data, tag);
         if (!ok && !data.empty()) OPENSSL_cleanse(data.data(), data.size());
         return ok;
     }

@@ -1,9 +1,10 @@
 #pragma once
 // AES-GCM with a 96-bit nonce and a 16-byte tag (NIST SP 800-38D), keyed once; per message only
 // the nonce is set. The ESP suite (RFC 4106) is built on it. Not thread-safe: one owner thread.
-// Two implementations behind one interface: our VAES/AVX-512 code (aes_gcm_avx512.hpp) where the
-// CPU has it and the key is 128 or 256 bits, OpenSSL's EVP everywhere else, or always when the
-// environment says IPSECFS_AES_GCM=openssl.
+// Three implementations behind one interface, for 128- and 256-bit keys the fastest the CPU runs:
+// our VAES code on 512-bit vectors (aes_gcm_avx512.hpp), on 256-bit vectors (aes_gcm_vaes256.hpp),
+// else OpenSSL's EVP, which also takes AES-192. The environment can ask for one:
+// IPSECFS_AES_GCM=openssl, or =vaes256 (where AVX-512 would be chosen).
 
 #include <cstddef>
 #include <cstdint>
@@ -16,7 +17,7 @@
 
 namespace ipsecfs::crypto {
 
-enum class GcmBackend { openssl, avx512 };
+enum class GcmBackend { openssl, avx512, vaes256 };
 
 class AesGcm {
   public:
@@ -28,9 +29,7 @@ class AesGcm {
     // Exactly this backend; an error if it cannot take the key here.
     static Result<AesGcm> create(std::span<const uint8_t> key, GcmBackend backend);
 
-    GcmBackend backend() const noexcept {
-        return expanded_.empty() ? GcmBackend::openssl : GcmBackend::avx512;
-    }
+    GcmBackend backend() const noexcept { return backend_; }
 
     // Encrypts data in place.
     [[nodiscard]] bool seal(std::span<const uint8_t, kNonceBytes> nonce,
@@ -45,11 +44,14 @@ class AesGcm {
   private:
     static Result<AesGcm> create_openssl(std::span<const uint8_t> key);
     explicit AesGcm(EvpCipherCtxPtr ctx) noexcept : ctx_(std::move(ctx)) {}
-    explicit AesGcm(SecureKey expanded) noexcept : expanded_(std::move(expanded)) {}
+    AesGcm(GcmBackend backend, SecureKey expanded) noexcept
+        : backend_(backend), expanded_(std::move(expanded)) {}
 
+    GcmBackend backend_ = GcmBackend::openssl;
     // OpenSSL backend.
     EvpCipherCtxPtr ctx_;
-    // avx512 backend: round keys and powers of the hash key, in secure memory.
+    // avx512 and vaes256 backends (the same layout): round keys and powers of the hash key, in
+    // secure memory.
     SecureKey expanded_;
 };
 

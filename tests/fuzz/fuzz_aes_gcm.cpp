@@ -1,8 +1,9 @@
-// Our AVX-512 AES-GCM against OpenSSL's on any key, nonce, AAD and data: the same ciphertext and
-// tag byte for byte, each opens what the other sealed, and both refuse the message once any one
-// bit of ciphertext, tag or AAD is flipped. Input: byte 0 picks the key size (bit 0) and, with
-// byte 1, the AAD length and the bit to flip; then 32 key bytes, 12 nonce bytes, the AAD, the data.
-// Does nothing on a CPU without VAES/VPCLMULQDQ/AVX-512, where that code never runs.
+// Our AES-GCMs (AVX-512 and 256-bit VAES, whichever this CPU runs) against OpenSSL's on any key,
+// nonce, AAD and data: the same ciphertext and tag byte for byte, each opens what the other sealed,
+// and both refuse the message once any one bit of ciphertext, tag or AAD is flipped. Input: byte 0
+// picks the key size (bit 0) and, with byte 1, the AAD length and the bit to flip; then 32 key
+// bytes, 12 nonce bytes, the AAD, the data. Does nothing on a CPU without VAES/VPCLMULQDQ, where
+// that code never runs.
 
 #include <algorithm>
 #include <array>
@@ -13,16 +14,19 @@
 
 #include "netpath/crypto/aes_gcm.hpp"
 #include "netpath/crypto/aes_gcm_avx512.hpp"
+#include "netpath/crypto/aes_gcm_vaes256.hpp"
 
 using namespace ipsecfs::crypto;
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
+namespace {
+
+void against_openssl(GcmBackend backend, const uint8_t* bytes, std::size_t size) {
     constexpr std::size_t kHeader = 2 + 32 + 12;
-    if (size < kHeader || !avx512_gcm::available()) return 0;
+    if (size < kHeader) return;
     const std::span<const uint8_t> in(bytes, size);
     const std::size_t key_bytes = (in[0] & 1) != 0 ? 32 : 16;
     const std::size_t aad_bytes = std::min<std::size_t>(in[1] % 64, size - kHeader);
-    auto ours = AesGcm::create(in.subspan(2, key_bytes), GcmBackend::avx512);
+    auto ours = AesGcm::create(in.subspan(2, key_bytes), backend);
     auto openssl = AesGcm::create(in.subspan(2, key_bytes), GcmBackend::openssl);
     if (!ours || !openssl) __builtin_trap();
     std::array<uint8_t, 12> nonce{};
@@ -56,5 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
 
     if (!openssl->open(nonce, aad, a, tag_a) || a != plaintext) __builtin_trap();
     if (!ours->open(nonce, aad, b, tag_b) || b != plaintext) __builtin_trap();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, std::size_t size) {
+    if (avx512_gcm::available()) against_openssl(GcmBackend::avx512, bytes, size);
+    if (vaes256_gcm::available()) against_openssl(GcmBackend::vaes256, bytes, size);
     return 0;
 }

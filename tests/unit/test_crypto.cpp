@@ -2,8 +2,11 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
+#include <initializer_list>
 #include <set>
 #include <string>
 #include <string_view>
@@ -12,6 +15,7 @@
 #include "core/algorithm.hpp"
 #include "netpath/crypto/aes_gcm.hpp"
 #include "netpath/crypto/aes_gcm_avx512.hpp"
+#include "netpath/crypto/aes_gcm_vaes256.hpp"
 #include "netpath/crypto/esp_cipher.hpp"
 #include "netpath/crypto/hmac.hpp"
 #include "netpath/crypto/iv_source.hpp"
@@ -48,12 +52,28 @@ Transform esp_transform(std::string_view name) {
     return *t;
 }
 
+// Our own AES-GCMs this CPU runs.
+std::vector<GcmBackend> our_gcm_backends() {
+    std::vector<GcmBackend> ours;
+    if (avx512_gcm::available()) ours.push_back(GcmBackend::avx512);
+    if (vaes256_gcm::available()) ours.push_back(GcmBackend::vaes256);
+    return ours;
+}
 std::vector<GcmBackend> gcm_backends() {
-    if (avx512_gcm::available()) return {GcmBackend::openssl, GcmBackend::avx512};
-    return {GcmBackend::openssl};
+    std::vector<GcmBackend> all = our_gcm_backends();
+    all.insert(all.begin(), GcmBackend::openssl);
+    return all;
 }
 const char* backend_name(GcmBackend b) {
-    return b == GcmBackend::avx512 ? "avx512" : "openssl";
+    switch (b) {
+        case GcmBackend::avx512:
+            return "avx512";
+        case GcmBackend::vaes256:
+            return "vaes256";
+        case GcmBackend::openssl:
+            break;
+    }
+    return "openssl";
 }
 
 struct HmacCase {
@@ -276,103 +296,144 @@ TEST_CASE("AesGcm known answers: McGrew-Viega GCM spec test cases", "[crypto]") 
 }
 
 TEST_CASE("AesGcm backends agree byte for byte on every length", "[crypto]") {
-    if (!avx512_gcm::available()) {
-        WARN("this CPU has no VAES/VPCLMULQDQ/AVX-512: only the OpenSSL backend runs here");
-        CHECK_FALSE(AesGcm::create(Bytes(16), GcmBackend::avx512).ok());
+    if (!avx512_gcm::available()) CHECK_FALSE(AesGcm::create(Bytes(16), GcmBackend::avx512).ok());
+    if (!vaes256_gcm::available()) CHECK_FALSE(AesGcm::create(Bytes(16), GcmBackend::vaes256).ok());
+    if (our_gcm_backends().empty()) {
+        WARN("this CPU has no VAES/VPCLMULQDQ: only the OpenSSL backend runs here");
         return;
     }
-    CHECK_FALSE(AesGcm::create(Bytes(24), GcmBackend::avx512).ok());
     std::vector<std::size_t> lengths;
     for (std::size_t n = 0; n <= 800; ++n)
         lengths.push_back(n);
     for (std::size_t n : {1023, 1024, 1025, 1400, 1438, 1500, 4113, 9000, 65535}) {
         lengths.push_back(n);
     }
-    for (const std::size_t key_bytes : {16, 32}) {
-        Bytes key(key_bytes);
-        randombytes_buf(key.data(), key.size());
-        auto ours = AesGcm::create(key, GcmBackend::avx512);
-        auto openssl = AesGcm::create(key, GcmBackend::openssl);
-        REQUIRE(ours.ok());
-        REQUIRE(openssl.ok());
-        for (const std::size_t aad_bytes : {0, 8, 12, 20, 300}) {
-            for (const std::size_t n : lengths) {
-                INFO("key " << key_bytes << " B, aad " << aad_bytes << " B, data " << n << " B");
-                std::array<uint8_t, 12> nonce{};
-                Bytes aad(aad_bytes);
-                Bytes plaintext(n);
-                randombytes_buf(nonce.data(), nonce.size());
-                // (not with the null data() of an empty vector: libsodium declares it nonnull)
-                if (!aad.empty()) randombytes_buf(aad.data(), aad.size());
-                if (!plaintext.empty()) randombytes_buf(plaintext.data(), plaintext.size());
-                Bytes a = plaintext;
-                Bytes b = plaintext;
-                std::array<uint8_t, 16> tag_a{};
-                std::array<uint8_t, 16> tag_b{};
-                REQUIRE(ours->seal(nonce, aad, a, tag_a));
-                REQUIRE(openssl->seal(nonce, aad, b, tag_b));
-                REQUIRE(a == b);
-                REQUIRE(tag_a == tag_b);
-                // Each opens what the other sealed.
-                REQUIRE(openssl->open(nonce, aad, a, tag_a));
-                REQUIRE(a == plaintext);
-                REQUIRE(ours->open(nonce, aad, b, tag_b));
-                REQUIRE(b == plaintext);
+    for (const GcmBackend backend : our_gcm_backends()) {
+        CHECK_FALSE(AesGcm::create(Bytes(24), backend).ok());
+        for (const std::size_t key_bytes : {16, 32}) {
+            Bytes key(key_bytes);
+            randombytes_buf(key.data(), key.size());
+            auto ours = AesGcm::create(key, backend);
+            auto openssl = AesGcm::create(key, GcmBackend::openssl);
+            REQUIRE(ours.ok());
+            REQUIRE(openssl.ok());
+            for (const std::size_t aad_bytes : {0, 8, 12, 20, 300}) {
+                for (const std::size_t n : lengths) {
+                    INFO(backend_name(backend) << ", key " << key_bytes << " B, aad " << aad_bytes
+                                               << " B, data " << n << " B");
+                    std::array<uint8_t, 12> nonce{};
+                    Bytes aad(aad_bytes);
+                    Bytes plaintext(n);
+                    randombytes_buf(nonce.data(), nonce.size());
+                    // (not with the null data() of an empty vector: libsodium declares it nonnull)
+                    if (!aad.empty()) randombytes_buf(aad.data(), aad.size());
+                    if (!plaintext.empty()) randombytes_buf(plaintext.data(), plaintext.size());
+                    Bytes a = plaintext;
+                    Bytes b = plaintext;
+                    std::array<uint8_t, 16> tag_a{};
+                    std::array<uint8_t, 16> tag_b{};
+                    REQUIRE(ours->seal(nonce, aad, a, tag_a));
+                    REQUIRE(openssl->seal(nonce, aad, b, tag_b));
+                    REQUIRE(a == b);
+                    REQUIRE(tag_a == tag_b);
+                    // Each opens what the other sealed.
+                    REQUIRE(openssl->open(nonce, aad, a, tag_a));
+                    REQUIRE(a == plaintext);
+                    REQUIRE(ours->open(nonce, aad, b, tag_b));
+                    REQUIRE(b == plaintext);
+                }
             }
         }
     }
 }
 
-TEST_CASE("AesGcm (AVX-512) refuses any change to tag, ciphertext, AAD or nonce", "[crypto]") {
-    if (!avx512_gcm::available()) {
-        WARN("this CPU has no VAES/VPCLMULQDQ/AVX-512: nothing to check");
+TEST_CASE("AesGcm (ours) refuses any change to tag, ciphertext, AAD or nonce", "[crypto]") {
+    if (our_gcm_backends().empty()) {
+        WARN("this CPU has no VAES/VPCLMULQDQ: nothing to check");
         return;
     }
-    auto gcm = AesGcm::create(counting(1, 16), GcmBackend::avx512);
-    REQUIRE(gcm.ok());
-    const std::array<uint8_t, 12> nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    const Bytes aad = counting(0x30, 12);
-    const Bytes plaintext = counting(0x55, 1400);
-    Bytes sealed = plaintext;
-    std::array<uint8_t, 16> tag{};
-    REQUIRE(gcm->seal(nonce, aad, sealed, tag));
-    auto refused = [&](std::array<uint8_t, 12> n, Bytes a, Bytes data, std::array<uint8_t, 16> t) {
-        return !gcm->open(n, a, data, t) && data == Bytes(data.size(), 0);
-    };
-    for (std::size_t bit = 0; bit < 128; bit += 7) {
-        auto t = tag;
-        t[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-        CHECK(refused(nonce, aad, sealed, t));
+    for (const GcmBackend backend : our_gcm_backends()) {
+        INFO(backend_name(backend));
+        auto gcm = AesGcm::create(counting(1, 16), backend);
+        REQUIRE(gcm.ok());
+        const std::array<uint8_t, 12> nonce = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+        const Bytes aad = counting(0x30, 12);
+        const Bytes plaintext = counting(0x55, 1400);
+        Bytes sealed = plaintext;
+        std::array<uint8_t, 16> tag{};
+        REQUIRE(gcm->seal(nonce, aad, sealed, tag));
+        auto refused = [&](std::array<uint8_t, 12> n, Bytes a, Bytes data,
+                           std::array<uint8_t, 16> t) {
+            return !gcm->open(n, a, data, t) && data == Bytes(data.size(), 0);
+        };
+        for (std::size_t bit = 0; bit < 128; bit += 7) {
+            auto t = tag;
+            t[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+            CHECK(refused(nonce, aad, sealed, t));
+        }
+        for (std::size_t at : {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{700},
+                               std::size_t{1399}}) {
+            Bytes c = sealed;
+            c[at] ^= 0x80;
+            CHECK(refused(nonce, aad, c, tag));
+        }
+        Bytes a = aad;
+        a[11] ^= 1;
+        CHECK(refused(nonce, a, sealed, tag));
+        CHECK(refused(nonce, Bytes(aad.begin(), aad.end() - 1), sealed, tag));
+        CHECK(refused(nonce, aad, Bytes(sealed.begin(), sealed.end() - 1), tag));
+        auto n = nonce;
+        n[11] ^= 1;
+        CHECK(refused(n, aad, sealed, tag));
+        Bytes opened = sealed;
+        REQUIRE(gcm->open(nonce, aad, opened, tag));
+        CHECK(opened == plaintext);
     }
-    for (std::size_t at :
-         {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{700}, std::size_t{1399}}) {
-        Bytes c = sealed;
-        c[at] ^= 0x80;
-        CHECK(refused(nonce, aad, c, tag));
-    }
-    Bytes a = aad;
-    a[11] ^= 1;
-    CHECK(refused(nonce, a, sealed, tag));
-    CHECK(refused(nonce, Bytes(aad.begin(), aad.end() - 1), sealed, tag));
-    CHECK(refused(nonce, aad, Bytes(sealed.begin(), sealed.end() - 1), tag));
-    auto n = nonce;
-    n[11] ^= 1;
-    CHECK(refused(n, aad, sealed, tag));
-    Bytes opened = sealed;
-    REQUIRE(gcm->open(nonce, aad, opened, tag));
-    CHECK(opened == plaintext);
 }
 
-TEST_CASE("AesGcm picks AVX-512 where it runs, unless IPSECFS_AES_GCM=openssl", "[crypto]") {
-    const GcmBackend best = avx512_gcm::available() ? GcmBackend::avx512 : GcmBackend::openssl;
+// The CPU flags the kernel reports (it leaves out what it does not save the registers of).
+std::string cpu_flags() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("flags", 0) == 0) return line.substr(line.find(':') + 1) + " ";
+    }
+    return "";
+}
+
+TEST_CASE("Our AES-GCMs run wherever the CPU has their instructions", "[crypto]") {
+    const std::string flags = cpu_flags();
+    if (flags.empty()) {
+        WARN("no /proc/cpuinfo flags: nothing to compare");
+        return;
+    }
+    auto has = [&](std::initializer_list<const char*> names) {
+        return std::all_of(names.begin(), names.end(), [&](const char* n) {
+            return flags.find(std::string(" ") + n + " ") != std::string::npos;
+        });
+    };
+    const bool vaes = has({"aes", "pclmulqdq", "sse4_1", "vaes", "vpclmulqdq"});
+    // A self-test that failed on a CPU that has them would quietly leave it to OpenSSL.
+    CHECK(vaes256_gcm::available() == (vaes && has({"avx2"})));
+    CHECK(avx512_gcm::available() == (vaes && has({"avx512f", "avx512bw", "avx512vl"})));
+}
+
+TEST_CASE("AesGcm picks the fastest it runs, unless IPSECFS_AES_GCM says which", "[crypto]") {
+    const std::vector<GcmBackend> ours = our_gcm_backends();
+    const GcmBackend best = ours.empty() ? GcmBackend::openssl : ours.front();
     CHECK(AesGcm::create(Bytes(16))->backend() == best);
     CHECK(AesGcm::create(Bytes(32))->backend() == best);
     // AES-192 is OpenSSL's alone.
     CHECK(AesGcm::create(Bytes(24))->backend() == GcmBackend::openssl);
-    REQUIRE(setenv("IPSECFS_AES_GCM", "openssl", 1) == 0);
-    const GcmBackend forced = AesGcm::create(Bytes(16))->backend();
-    REQUIRE(unsetenv("IPSECFS_AES_GCM") == 0);
-    CHECK(forced == GcmBackend::openssl);
+    auto with_env = [](const char* value) {
+        REQUIRE(setenv("IPSECFS_AES_GCM", value, 1) == 0);
+        const GcmBackend chosen = AesGcm::create(Bytes(16))->backend();
+        REQUIRE(unsetenv("IPSECFS_AES_GCM") == 0);
+        return chosen;
+    };
+    CHECK(with_env("openssl") == GcmBackend::openssl);
+    CHECK(with_env("vaes256") == (vaes256_gcm::available() ? GcmBackend::vaes256 : best));
+    CHECK(with_env("something else") == best);
 }
 
 TEST_CASE("ChaCha20-Poly1305 ESP cipher reproduces RFC 8439 §2.8.2", "[crypto]") {
