@@ -165,6 +165,37 @@ TEST_CASE("a TCP super-packet from the kernel is read as segments, across reads"
     CHECK(rig.status.drops[static_cast<std::size_t>(DropReason::malformed)].get() == 0);
 }
 
+TEST_CASE("plain packets and a super-packet read in one batch keep their order and bytes",
+          "[tun][offload]") {
+    Rig rig;
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.gso_type = VnetHeader::kGsoTcpV4;
+    h.hdr_len = 40;
+    h.gso_size = 1000;
+    h.csum_start = 20;
+    h.csum_offset = 16;
+    const Bytes before = tcp4(1, 700, false);
+    const Bytes after = tcp4(3701, 50, false);
+    rig.from_kernel(framed(VnetHeader{}, before));
+    rig.from_kernel(framed(h, tcp4(701, 3000, true)));
+    rig.from_kernel(framed(VnetHeader{}, after));
+    REQUIRE(rig.tun->read(rig.pool.all()) == 5);
+    const auto bytes_of = [&](std::size_t i) {
+        const Packet* p = rig.pool.all()[i];
+        return Bytes(p->data(), p->data() + p->size());
+    };
+    CHECK(bytes_of(0) == before);
+    for (std::size_t i = 1; i <= 3; ++i) {
+        INFO("segment " << i);
+        const Bytes seg = bytes_of(i);
+        CHECK(seq_of(seg.data()) == 701 + 1000 * (i - 1));
+        CHECK(seg.size() == 1040);
+        CHECK(tcp_checksum_ok(seg.data(), seg.size()));
+    }
+    CHECK(bytes_of(4) == after);
+}
+
 TEST_CASE("a partial checksum from the kernel is completed; a runt is a counted drop",
           "[tun][offload]") {
     Rig rig;
