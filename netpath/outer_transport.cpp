@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -107,29 +107,40 @@ class LinuxTransport final : public OuterTransport {
         udp6_ = udp6->get();
         rx_.push_back(RxSocket{std::move(*udp6), RxKind::udp6, kProtoEsp});
         enable_gro();
+
+        epoll_ = UniqueFd(::epoll_create1(EPOLL_CLOEXEC));
+        if (!epoll_.valid()) return fail(errno_text("epoll_create1"));
+        for (std::size_t i = 0; i < rx_.size(); ++i) {
+            epoll_event ev{};
+            ev.events = EPOLLIN;
+            ev.data.u32 = static_cast<uint32_t>(i);
+            if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, rx_[i].fd.get(), &ev) < 0)
+                return fail(errno_text("epoll_ctl"));
+        }
         return {};
     }
 
-    std::vector<int> poll_fds() const override {
-        std::vector<int> fds;
-        for (const auto& s : rx_)
-            fds.push_back(s.fd.get());
-        return fds;
-    }
+    // One fd for the worker's wait, readable while any socket has something queued: the worker
+    // wakes with one fd to check instead of eight, and receive() learns which sockets are ready
+    // without asking each of them.
+    std::vector<int> poll_fds() const override { return {epoll_.get()}; }
 
     std::size_t receive(std::span<Packet* const> packets) override {
-        // One poll() finds the sockets with something queued instead of a recvmmsg() per socket;
-        // they are read in rotation, so no socket starves another.
+        // The epoll set names the sockets with something queued instead of a recvmmsg() per
+        // socket; they are read in rotation, so no socket starves another (level-triggered epoll
+        // reports a socket left unread again, in its own order).
         std::size_t n = drain_coalesced(packets);
         if (n == packets.size()) return n;
-        std::array<pollfd, kMaxRxSockets> ready;
-        for (std::size_t i = 0; i < rx_.size(); ++i)
-            ready[i] = {rx_[i].fd.get(), POLLIN, 0};
-        if (::poll(ready.data(), rx_.size(), 0) <= 0) return n;
+        std::array<epoll_event, kMaxRxSockets> events;
+        const int k = ::epoll_wait(epoll_.get(), events.data(), static_cast<int>(rx_.size()), 0);
+        if (k <= 0) return n;
+        std::array<bool, kMaxRxSockets> ready{};
+        for (int e = 0; e < k; ++e)
+            ready[events[e].data.u32] = true;
         for (std::size_t round = 0; round < rx_.size() && n < packets.size(); ++round) {
             const std::size_t i = next_rx_;
             next_rx_ = (next_rx_ + 1) % rx_.size();
-            if (ready[i].revents == 0) continue;
+            if (!ready[i]) continue;
             const bool udp = rx_[i].kind == RxKind::udp4 || rx_[i].kind == RxKind::udp6;
             n += (udp && gro_) ? receive_coalesced(rx_[i], packets.subspan(n))
                                : receive_from(rx_[i], packets.subspan(n));
@@ -462,6 +473,7 @@ class LinuxTransport final : public OuterTransport {
     bool gro_ = false;
     std::vector<RxSocket> rx_;
     std::size_t next_rx_ = 0;
+    UniqueFd epoll_;  // rx_'s sockets, for their readiness
     UniqueFd raw4_tx_;
     UniqueFd raw6_tx_;
     int udp4_ = -1;
