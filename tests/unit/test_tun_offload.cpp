@@ -107,6 +107,18 @@ Bytes framed(const VnetHeader& h, const Bytes& packet) {
     return out;
 }
 
+// The header the kernel gives a TCP/IPv4 super-packet of tcp4() segments (TSO, partial sum).
+VnetHeader tso4_header(uint16_t gso_size) {
+    VnetHeader h;
+    h.flags = VnetHeader::kNeedsCsum;
+    h.gso_type = VnetHeader::kGsoTcpV4;
+    h.hdr_len = 40;
+    h.gso_size = gso_size;
+    h.csum_start = 20;
+    h.csum_offset = 16;
+    return h;
+}
+
 struct Rig {
     DataplaneStatus status;
     int kernel = -1;  // the end the kernel would hold
@@ -137,13 +149,7 @@ TEST_CASE("a TCP super-packet from the kernel is read as segments, across reads"
           "[tun][offload]") {
     Rig rig;
     // 10 segments of 1000 bytes, more than one read's 8 packets.
-    VnetHeader h;
-    h.flags = VnetHeader::kNeedsCsum;
-    h.gso_type = VnetHeader::kGsoTcpV4;
-    h.hdr_len = 40;
-    h.gso_size = 1000;
-    h.csum_start = 20;
-    h.csum_offset = 16;
+    const VnetHeader h = tso4_header(1000);
     rig.from_kernel(framed(h, tcp4(5000, 9500, true)));
     rig.from_kernel(framed(VnetHeader{}, tcp4(14500, 100, false)));
 
@@ -168,13 +174,7 @@ TEST_CASE("a TCP super-packet from the kernel is read as segments, across reads"
 TEST_CASE("plain packets and a super-packet read in one batch keep their order and bytes",
           "[tun][offload]") {
     Rig rig;
-    VnetHeader h;
-    h.flags = VnetHeader::kNeedsCsum;
-    h.gso_type = VnetHeader::kGsoTcpV4;
-    h.hdr_len = 40;
-    h.gso_size = 1000;
-    h.csum_start = 20;
-    h.csum_offset = 16;
+    const VnetHeader h = tso4_header(1000);
     const Bytes before = tcp4(1, 700, false);
     const Bytes after = tcp4(3701, 50, false);
     rig.from_kernel(framed(VnetHeader{}, before));
