@@ -1,18 +1,20 @@
 // The packet engine.
 //
-//   outbound thread:  ipsec0 (TUN) ──read batch──▶ eroute (longest prefix) ──▶ SA group, inner
-//                     to outer: tun (IPIP) → esp (seal) ──▶ counters ──▶ sendmmsg: raw IP
-//                     (protocol 50) or UDP 4500 (RFC 3948) ──▶ peer
-//   inbound thread:   peer ──recvmmsg──▶ SA by (destination, SPI, protocol) ──▶ replay
-//                     pre-check ──▶ ICV verify + decrypt ──▶ replay commit ──▶ next SA of the
-//                     group, outer to inner (tun: outer addresses, inner policy) ──▶ counters
-//                     ──▶ ipsec0 (TUN) write
+//   outbound lane:  ipsec0 (TUN) ──read batch──▶ eroute (longest prefix) ──▶ SA group, inner
+//                   to outer: tun (IPIP) → esp (seal) ──▶ counters ──▶ sendmmsg: raw IP
+//                   (protocol 50) or UDP 4500 (RFC 3948) ──▶ peer
+//   inbound lane:   peer ──recvmmsg──▶ SA by (destination, SPI, protocol) ──▶ replay
+//                   pre-check ──▶ ICV verify + decrypt ──▶ replay commit ──▶ next SA of the
+//                   group, outer to inner (tun: outer addresses, inner policy) ──▶ counters
+//                   ──▶ ipsec0 (TUN) write
 //
-// An SA is either inbound or outbound, so each SA's sequence counter or replay window has
-// exactly one owner thread and the two threads share no lock on the packet path. Counters are
-// relaxed atomics on the SA, read by the filesystem. Each thread keeps a SADB snapshot and
-// re-reads it only when the SADB's generation changes, so a deleted SA stays valid until the
-// thread's next batch and is freed after.
+// Two packet threads serve the two lanes (worker.cpp): under load one thread per lane, at a
+// trickle one thread for both, which carries a ping's request in and its reply out without
+// waking the other. A lane runs under its own mutex, and an SA is either inbound or outbound,
+// so each SA's sequence counter or replay window has exactly one writer at a time; the threads
+// share no lock per packet. Counters are relaxed atomics on the SA, read by the filesystem.
+// Each lane keeps a SADB snapshot and re-reads it only when the SADB's generation changes, so a
+// deleted SA stays valid until the lane's next batch and is freed after.
 
 #include "netpath/engine.hpp"
 
@@ -22,10 +24,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <latch>
+#include <string>
 #include <thread>
 
 #include "netpath/crypto/secure_key.hpp"
@@ -63,20 +67,22 @@ class LinuxEngine final : public Engine {
         if (!stop_.valid()) return fail("eventfd failed");
         update_mtu(*sadb_.snapshot());
         const WorkerContext ctx{sadb_, *tun_, *transport_, status_, now_ns_, stop_.get()};
-        // nice is per thread on Linux: each worker sets its own before it handles a packet.
+        auto lanes = Lanes::create(ctx);
+        if (!lanes) return std::move(lanes).take_error();
+        lanes_ = std::move(*lanes);
+        // nice is per thread on Linux: each packet thread sets its own before it handles a packet.
         std::atomic<int> refused{0};
-        std::latch started{2};
-        // Named so that top -H, ps -L and perf tell the two directions apart.
-        const auto prioritised = [&](const char* name, void (*run)(const WorkerContext&)) {
-            return [&, name, run, ctx] {
-                ::pthread_setname_np(::pthread_self(), name);
+        std::latch started{Lanes::kThreads};
+        for (unsigned i = 0; i < Lanes::kThreads; ++i) {
+            threads_[i] = std::thread([this, i, &refused, &started] {
+                // Named so that top -H, ps -L and perf show them.
+                const std::string name = "ipsec-packet" + std::to_string(i + 1);
+                ::pthread_setname_np(::pthread_self(), name.c_str());
                 if (::setpriority(PRIO_PROCESS, 0, options_.worker_nice) != 0) refused = errno;
                 started.count_down();
-                run(ctx);
-            };
-        };
-        outbound_ = std::thread(prioritised("ipsec-out", run_outbound));
-        inbound_ = std::thread(prioritised("ipsec-in", run_inbound));
+                lanes_->serve(i);
+            });
+        }
         started.wait();
         if (refused != 0) {
             warning_ = "cannot give the packet workers nice " +
@@ -95,8 +101,8 @@ class LinuxEngine final : public Engine {
             const uint64_t one = 1;
             [[maybe_unused]] auto n = ::write(stop_.get(), &one, sizeof(one));
         }
-        if (outbound_.joinable()) outbound_.join();
-        if (inbound_.joinable()) inbound_.join();
+        for (auto& t : threads_)
+            if (t.joinable()) t.join();
     }
 
   private:
@@ -142,8 +148,8 @@ class LinuxEngine final : public Engine {
     std::unique_ptr<TunDevice> tun_;
     std::unique_ptr<OuterTransport> transport_;
     UniqueFd stop_;
-    std::thread outbound_;
-    std::thread inbound_;
+    std::unique_ptr<Lanes> lanes_;
+    std::array<std::thread, Lanes::kThreads> threads_;
     std::string warning_;
     unsigned current_mtu_ = 0;
 };

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "netpath/ip_header.hpp"
 #include "netpath/unique_fd.hpp"
@@ -123,7 +124,7 @@ class LinuxTransport final : public OuterTransport {
     // One fd for the worker's wait, readable while any socket has something queued: the worker
     // wakes with one fd to check instead of eight, and receive() learns which sockets are ready
     // without asking each of them.
-    std::vector<int> poll_fds() const override { return {epoll_.get()}; }
+    int poll_fd() const override { return epoll_.get(); }
 
     std::size_t receive(std::span<Packet* const> packets) override {
         // The epoll set names the sockets with something queued instead of a recvmmsg() per

@@ -7,7 +7,6 @@
 #include <memory>
 #include <span>
 #include <string>
-#include <vector>
 
 #include "core/dataplane_status.hpp"
 #include "core/result.hpp"
@@ -24,7 +23,7 @@ class OuterTransport {
     // Sends each packet as pkt.outer says; returns how many the kernel took.
     virtual std::size_t send(std::span<Packet* const> packets) = 0;
     // Readable when receive() has something.
-    virtual std::vector<int> poll_fds() const = 0;
+    virtual int poll_fd() const = 0;
 };
 
 struct LinuxTransportOptions {

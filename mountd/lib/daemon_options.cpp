@@ -50,8 +50,8 @@ po::options_description settings(DaemonOptions& o) {
 Result<void> check(const DaemonOptions& o) {
     if (o.workers != 1) {
         return fail(
-            "--workers: only 1 is supported so far (the engine runs one outbound and one "
-            "inbound worker thread)");
+            "--workers: only 1 is supported so far (the engine runs two packet threads, one per "
+            "direction under load)");
     }
     if (o.worker_nice < -20 || o.worker_nice > 19) return fail("--worker-nice must be -20..19");
     if (o.fs_nice < -20 || o.fs_nice > 19) return fail("--fs-nice must be -20..19");

@@ -67,7 +67,7 @@ for name in ipsec-control ipsec-signals ipsec-lifetime ipsec-state; do
     [ -n "${nice_of[$name]+set}" ] || die "no thread named $name: ${!nice_of[*]}"
 done
 if [ "$TUN" != --tun=none ]; then
-    for name in ipsec-out ipsec-in; do
+    for name in ipsec-packet1 ipsec-packet2; do
         [ "${nice_of[$name]:-missing}" = -10 ] || die "$name at nice ${nice_of[$name]:-missing}, expected -10"
     done
 fi

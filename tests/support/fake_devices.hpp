@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -68,6 +69,9 @@ class FakeTun final : public netpath::TunDevice {
     // What the engine delivered to the kernel.
     SignalledQueue to_kernel;
     unsigned mtu = 0;
+    // The kernel's answer to a packet the engine delivers, queued during write() as the Linux
+    // stack queues an ICMP echo reply or a TCP ACK (empty: no answer).
+    std::function<Bytes(const Bytes&)> answer;
 
     std::size_t read(std::span<netpath::Packet* const> packets) override {
         std::size_t n = 0;
@@ -82,8 +86,11 @@ class FakeTun final : public netpath::TunDevice {
         return n;
     }
     std::size_t write(std::span<netpath::Packet* const> packets) override {
-        for (auto* p : packets)
-            to_kernel.push(Bytes(p->data(), p->data() + p->size()));
+        for (auto* p : packets) {
+            Bytes b(p->data(), p->data() + p->size());
+            if (answer) from_kernel.push(answer(b));
+            to_kernel.push(std::move(b));
+        }
         return packets.size();
     }
     int poll_fd() const override { return from_kernel.fd(); }
@@ -130,7 +137,7 @@ class FakeTransport final : public netpath::OuterTransport {
         sent += packets.size();
         return packets.size();
     }
-    std::vector<int> poll_fds() const override { return {inbox.fd()}; }
+    int poll_fd() const override { return inbox.fd(); }
 };
 
 }  // namespace ipsecfs::testing

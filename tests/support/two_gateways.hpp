@@ -3,6 +3,7 @@
 // left 192.0.2.1 guards 198.51.100.0/24, right 192.0.2.2 guards 203.0.113.0/24 (or the IPv6
 // equivalents), each with an outbound tun+esp group, an inbound one and eroutes.
 
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 #include "core/command.hpp"
 #include "core/sadb.hpp"
 #include "netpath/engine.hpp"
+#include "netpath/ip_header.hpp"
 
 namespace ipsecfs::testing {
 
@@ -113,6 +115,19 @@ struct GatewayPair {
     Gateway left;
     Gateway right;
 };
+
+// A clear IPv4 UDP packet with len payload bytes of fill, as the kernel routes it into a TUN.
+inline std::vector<uint8_t> udp_packet(const std::string& src, const std::string& dst,
+                                       std::size_t len, uint8_t fill) {
+    std::vector<uint8_t> b(28 + len + 20, 0);
+    const std::size_t hlen = netpath::write_ip_header(
+        b.data(), *IpAddress::parse(src), *IpAddress::parse(dst), netpath::kProtoUdp, 8 + len, 0);
+    b.resize(hlen + 8 + len);
+    b[hlen + 4] = static_cast<uint8_t>((8 + len) >> 8);
+    b[hlen + 5] = static_cast<uint8_t>(8 + len);
+    std::memset(b.data() + hlen + 8, fill, len);
+    return b;
+}
 
 inline GatewayPair make_pair(const TunnelSpec& spec) {
     GatewayPair p{make_gateway(spec.ipv6_outer ? "2001:db8::1" : "192.0.2.1"),

@@ -1,11 +1,10 @@
 // Two complete engines (worker threads, SADB snapshots, counters) back to back over in-memory
 // TUN devices and a wire.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
-#include <cstring>
 
 #include "netpath/engine.hpp"
-#include "netpath/ip_header.hpp"
 #include "tests/support/fake_devices.hpp"
 #include "tests/support/two_gateways.hpp"
 
@@ -14,17 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-testing::Bytes udp_packet(const std::string& src, const std::string& dst, std::size_t len,
-                          uint8_t fill) {
-    testing::Bytes b(28 + len + 20, 0);
-    const std::size_t hlen = netpath::write_ip_header(
-        b.data(), *IpAddress::parse(src), *IpAddress::parse(dst), netpath::kProtoUdp, 8 + len, 0);
-    b.resize(hlen + 8 + len);
-    b[hlen + 4] = static_cast<uint8_t>((8 + len) >> 8);
-    b[hlen + 5] = static_cast<uint8_t>(8 + len);
-    std::memset(b.data() + hlen + 8, fill, len);
-    return b;
-}
+using testing::udp_packet;
 
 struct Rig {
     testing::GatewayPair gw;
@@ -89,6 +78,48 @@ TEST_CASE("two engines carry a burst both ways", "[engine][threads]") {
     CHECK(rig.left_status.packets_out.get() == kPackets);
     CHECK(rig.right_status.packets_in.get() == kPackets);
     CHECK(rig.left_tun->mtu > 1300);
+}
+
+// Each request the right engine delivers is answered by its "kernel" during the TUN write, so
+// the inbound and outbound lanes of both engines change hands between the two packet threads
+// all the time: one by one (a thread takes the reply its own write made) and in bursts (both
+// threads busy). Every answer must come back once, in order, with every counter exact.
+TEST_CASE("two engines answer requests one by one and in bursts", "[engine][threads]") {
+    Rig rig(testing::TunnelSpec{});
+    rig.right_tun->answer = [](const testing::Bytes& request) {
+        return udp_packet("203.0.113.20", "198.51.100.10", 40, request.back());
+    };
+    constexpr std::size_t kOneByOne = 200, kBurst = 300;
+    for (std::size_t i = 0; i < kOneByOne; ++i) {
+        rig.left_tun->from_kernel.push(
+            udp_packet("198.51.100.10", "203.0.113.20", 20, static_cast<uint8_t>(i)));
+        REQUIRE(rig.left_tun->to_kernel.wait_for(i + 1, 5s) == i + 1);
+    }
+    for (std::size_t i = kOneByOne; i < kOneByOne + kBurst; ++i) {
+        rig.left_tun->from_kernel.push(
+            udp_packet("198.51.100.10", "203.0.113.20", 20, static_cast<uint8_t>(i)));
+    }
+    constexpr std::size_t kAll = kOneByOne + kBurst;
+    REQUIRE(rig.left_tun->to_kernel.wait_for(kAll, 5s) == kAll);
+    testing::Bytes got;
+    netpath::OuterInfo info;
+    for (std::size_t i = 0; i < kAll; ++i) {
+        REQUIRE(rig.left_tun->to_kernel.pop(got, info));
+        // The answer, byte for byte from its UDP header on (the IP ID differs per packet).
+        const auto want = udp_packet("203.0.113.20", "198.51.100.10", 40, static_cast<uint8_t>(i));
+        REQUIRE(got.size() == want.size());
+        CHECK(std::equal(got.begin() + 20, got.end(), want.begin() + 20));
+    }
+    auto ls = rig.gw.left.sadb->snapshot();
+    auto rs = rig.gw.right.sadb->snapshot();
+    for (const char* said : {"esp.1000@192.0.2.2", "esp.2000@192.0.2.1"}) {
+        CHECK(ls->find(*Said::parse(said))->counters().packets.get() == kAll);
+        CHECK(rs->find(*Said::parse(said))->counters().packets.get() == kAll);
+    }
+    CHECK(rig.left_status.packets_out.get() == kAll);
+    CHECK(rig.left_status.packets_in.get() == kAll);
+    CHECK(rig.right_status.packets_in.get() == kAll);
+    CHECK(rig.right_status.packets_out.get() == kAll);
 }
 
 TEST_CASE("an SA deleted under traffic drops cleanly and the group recovers", "[engine][threads]") {
