@@ -19,6 +19,7 @@
 #include "netpath/engine.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -72,13 +73,19 @@ class LinuxEngine final : public Engine {
         lanes_ = std::move(*lanes);
         // nice is per thread on Linux: each packet thread sets its own before it handles a packet.
         std::atomic<int> refused{0};
+        std::atomic<int> refused_batch{0};
         std::latch started{Lanes::kThreads};
         for (unsigned i = 0; i < Lanes::kThreads; ++i) {
-            threads_[i] = std::thread([this, i, &refused, &started] {
+            threads_[i] = std::thread([this, i, &refused, &refused_batch, &started] {
                 // Named so that top -H, ps -L and perf show them.
                 const std::string name = "ipsec-packet" + std::to_string(i + 1);
                 ::pthread_setname_np(::pthread_self(), name.c_str());
                 if (::setpriority(PRIO_PROCESS, 0, options_.worker_nice) != 0) refused = errno;
+                // For SCHED_BATCH the thread's nice still sets its share (sched(7)).
+                const sched_param normal{};
+                if (options_.worker_batch && ::sched_setscheduler(0, SCHED_BATCH, &normal) != 0) {
+                    refused_batch = errno;
+                }
                 started.count_down();
                 lanes_->serve(i);
             });
@@ -88,6 +95,11 @@ class LinuxEngine final : public Engine {
             warning_ = "cannot give the packet workers nice " +
                        std::to_string(options_.worker_nice) + ": " + std::strerror(refused) +
                        " (they run at the daemon's)";
+        }
+        if (refused_batch != 0) {
+            if (!warning_.empty()) warning_ += "; ";
+            warning_ += std::string("cannot make the packet workers SCHED_BATCH: ") +
+                        std::strerror(refused_batch) + " (they stay SCHED_OTHER)";
         }
         return {};
     }

@@ -20,7 +20,10 @@ struct EngineOptions {
     std::string tun_name = "ipsec0";
     std::string outer_dev;  // bind outer sockets to this device (empty: routing decides)
     unsigned workers = 1;
-    int worker_nice = 0;        // setpriority() of the worker threads (below 0 needs CAP_SYS_NICE)
+    int worker_nice = 0;  // setpriority() of the worker threads (below 0 needs CAP_SYS_NICE)
+    // SCHED_BATCH instead of SCHED_OTHER: a woken worker does not preempt the task running on
+    // its CPU (the one that just queued it a packet), so it finds a batch when it runs.
+    bool worker_batch = false;
     uint16_t natt_port = 4500;  // local UDP port for RFC 3948 encapsulation
 };
 

@@ -134,6 +134,7 @@ Result<void> Daemon::start_engine() {
     engine_options.outer_dev = options_.outer_dev;
     engine_options.workers = options_.workers;
     engine_options.worker_nice = options_.worker_nice;
+    engine_options.worker_batch = options_.worker_policy == "batch";
     auto engine = netpath::Engine::start(engine_options, *sadb_, status_, realtime_ns);
     if (!engine) return std::move(engine).take_error();
     engine_ = std::move(*engine);

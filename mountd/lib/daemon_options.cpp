@@ -32,6 +32,9 @@ po::options_description settings(DaemonOptions& o) {
          "packet worker threads")  //
         ("worker-nice", po::value(&o.worker_nice)->default_value(o.worker_nice)->value_name("N"),
          "nice value of the packet worker threads, -20..19")  //
+        ("worker-policy",
+         po::value(&o.worker_policy)->default_value(o.worker_policy)->value_name("batch|other"),
+         "scheduling policy of the packet worker threads: SCHED_BATCH or SCHED_OTHER")  //
         ("fs-nice", po::value(&o.fs_nice)->default_value(o.fs_nice)->value_name("N"),
          "nice value of the threads that answer reads of the mount, -20..19")  //
         ("replay-window",
@@ -55,6 +58,8 @@ Result<void> check(const DaemonOptions& o) {
     }
     if (o.worker_nice < -20 || o.worker_nice > 19) return fail("--worker-nice must be -20..19");
     if (o.fs_nice < -20 || o.fs_nice > 19) return fail("--fs-nice must be -20..19");
+    if (o.worker_policy != "batch" && o.worker_policy != "other")
+        return fail("--worker-policy must be batch or other");
     if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)
         return fail("--replay-window must be 1.." + std::to_string(kMaxReplayWindow));
     if (o.on_expire_timeout < 1) return fail("--on-expire-timeout must be at least 1 second");

@@ -25,6 +25,8 @@ struct DaemonOptions {
     // packets go first and readers of the mount wait.
     int worker_nice = -10;
     int fs_nice = 19;
+    // Scheduling policy of the packet workers: "batch" (SCHED_BATCH) or "other" (SCHED_OTHER).
+    std::string worker_policy = "batch";
     uint32_t replay_window = kDefaultReplayWindow;
     std::string on_expire;  // shell command per lifetime event; empty: none
     unsigned on_expire_timeout = 60;

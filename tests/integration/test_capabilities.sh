@@ -51,8 +51,9 @@ threads=$(check_caps "$PID" "$want")
 pass "$threads threads keep only $(printf '%016x' "$want"), no_new_privs"
 
 # Each thread says what it does (top -H, ps -L, perf) and runs at its documented nice: the
-# packet workers at --worker-nice (-10), the filesystem loop, the main thread, at --fs-nice (19).
-declare -A nice_of=()
+# packet workers at --worker-nice (-10) and --worker-policy (SCHED_BATCH, policy 3), the
+# filesystem loop, the main thread, at --fs-nice (19).
+declare -A nice_of=() policy_of=()
 for stat in /proc/"$PID"/task/*/stat; do
     fields=$(<"$stat")
     name=${fields#*(} name=${name%)*}
@@ -60,7 +61,7 @@ for stat in /proc/"$PID"/task/*/stat; do
     tid=${stat%/stat} tid=${tid##*/}
     [ "$tid" != "$PID" ] || name=main
     [ -z "${nice_of[$name]+set}" ] || [ "$name" = ipsec-mountd ] || die "two threads named $name"
-    nice_of[$name]=${rest[16]}
+    nice_of[$name]=${rest[16]} policy_of[$name]=${rest[38]}
 done
 [ "${nice_of[main]}" = 19 ] || die "main thread (filesystem loop) at nice ${nice_of[main]}, expected 19"
 for name in ipsec-control ipsec-signals ipsec-lifetime ipsec-state; do
@@ -69,9 +70,11 @@ done
 if [ "$TUN" != --tun=none ]; then
     for name in ipsec-packet1 ipsec-packet2; do
         [ "${nice_of[$name]:-missing}" = -10 ] || die "$name at nice ${nice_of[$name]:-missing}, expected -10"
+        [ "${policy_of[$name]}" = 3 ] || die "$name has scheduling policy ${policy_of[$name]}, expected 3 (SCHED_BATCH)"
     done
 fi
-pass "threads named (${!nice_of[*]}), packet workers at nice -10, filesystem at 19"
+[ "${policy_of[main]}" = 0 ] || die "main thread has scheduling policy ${policy_of[main]}, expected 0 (SCHED_OTHER)"
+pass "threads named (${!nice_of[*]}), packet workers at nice -10 and SCHED_BATCH, filesystem at 19"
 
 # SAs still come and go.
 SA=esp.1000@192.0.2.2

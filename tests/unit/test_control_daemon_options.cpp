@@ -42,6 +42,7 @@ TEST_CASE("daemon options have the documented defaults", "[control]") {
     CHECK(o.state == "/var/lib/ipsecfs/state");
     CHECK_FALSE(o.foreground);
     CHECK(o.replay_window == 32);
+    CHECK(o.worker_policy == "batch");
 }
 
 TEST_CASE("daemon options come from the command line and the config file", "[control]") {
@@ -51,7 +52,8 @@ TEST_CASE("daemon options come from the command line and the config file", "[con
         "tun = none\n"
         "replay-window = 128\n"
         "foreground = true\n"
-        "control = /tmp/lab.sock\n");
+        "control = /tmp/lab.sock\n"
+        "worker-policy = other\n");
     auto r =
         parse({"--config", config.path.c_str(), "--control", "/tmp/cli.sock", "--workers", "1"});
     REQUIRE(r.ok());
@@ -62,6 +64,7 @@ TEST_CASE("daemon options come from the command line and the config file", "[con
     CHECK(o.foreground);
     CHECK(o.control == "/tmp/cli.sock");  // the command line wins
     CHECK(o.workers == 1);
+    CHECK(o.worker_policy == "other");
     CHECK(o.worker_nice == -10);  // the defaults
     CHECK(o.fs_nice == 19);
 }
@@ -74,6 +77,8 @@ TEST_CASE("bad daemon options are one line", "[control]") {
                                                {"--workers", "2"},
                                                {"--worker-nice", "-21"},
                                                {"--fs-nice", "20"},
+                                               {"--worker-policy", "fifo"},
+                                               {"--worker-policy", ""},
                                                {"--fs-nice", "x"},
                                                {"--frobnicate"},
                                                {"--mount"},
