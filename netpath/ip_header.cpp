@@ -98,6 +98,14 @@ uint8_t traffic_class(std::span<const uint8_t> pkt) {
     return static_cast<uint8_t>((pkt[0] & 0x0f) << 4 | pkt[1] >> 4);
 }
 
+std::optional<uint8_t> peek_protocol(std::span<const uint8_t> pkt) {
+    if (pkt.empty()) return std::nullopt;
+    const unsigned version = pkt[0] >> 4;
+    const std::size_t at = version == 4 ? 9 : version == 6 ? 6 : pkt.size();
+    if (at >= pkt.size()) return std::nullopt;
+    return pkt[at];
+}
+
 std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress& dst,
                             uint8_t protocol, std::size_t payload_len, uint8_t tos) {
     if (dst.is_v4()) {

@@ -47,6 +47,11 @@ std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress&
 
 uint8_t traffic_class(std::span<const uint8_t> pkt);
 
+// The IPv4 protocol or IPv6 next header of the packet at pkt[0], without validating the rest (a
+// look at a packet this side just decrypted and checked); nullopt if pkt is not IPv4 or IPv6 or
+// is too short to hold the field.
+std::optional<uint8_t> peek_protocol(std::span<const uint8_t> pkt);
+
 // Gives an IPv4 packet with DF clear and Identification 0 an ID of its own (the kernel would
 // pick one after we signed the header with AH).
 void ensure_ipv4_id(std::span<uint8_t> pkt);

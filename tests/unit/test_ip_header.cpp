@@ -11,6 +11,7 @@
 #include "tests/support/reference_checksum.hpp"
 
 using ipsecfs::IpAddress;
+using ipsecfs::netpath::peek_protocol;
 using ipsecfs::netpath::write_ip_header;
 
 TEST_CASE("write_ip_header: IPv4 fields and a header checksum that verifies", "[ip]") {
@@ -38,4 +39,24 @@ TEST_CASE("write_ip_header: IPv4 fields and a header checksum that verifies", "[
         CHECK(std::equal(s.begin(), s.end(), out.begin() + 12));
         CHECK(std::equal(d.begin(), d.end(), out.begin() + 16));
     }
+}
+
+TEST_CASE("peek_protocol: the IPv4 protocol or IPv6 next header, nullopt when too short", "[ip]") {
+    std::array<uint8_t, 40> h{};
+    const std::array<uint8_t, 4> s4{192, 0, 2, 1}, d4{192, 0, 2, 2};
+    REQUIRE(write_ip_header(h.data(), IpAddress::v4(s4), IpAddress::v4(d4), 17, 8, 0) == 20);
+    CHECK(peek_protocol(std::span(h.data(), 20)) == uint8_t{17});
+    CHECK(peek_protocol(std::span(h.data(), 10)) == uint8_t{17});
+    CHECK(peek_protocol(std::span(h.data(), 9)) == std::nullopt);
+
+    std::array<uint8_t, 16> s6{0x20, 0x01, 0x0d, 0xb8}, d6{0x20, 0x01, 0x0d, 0xb8};
+    d6[15] = 2;
+    REQUIRE(write_ip_header(h.data(), IpAddress::v6(s6), IpAddress::v6(d6), 6, 20, 0) == 40);
+    CHECK(peek_protocol(h) == uint8_t{6});
+    CHECK(peek_protocol(std::span(h.data(), 7)) == uint8_t{6});
+    CHECK(peek_protocol(std::span(h.data(), 6)) == std::nullopt);
+
+    h[0] = 0x50;  // neither version
+    CHECK(peek_protocol(h) == std::nullopt);
+    CHECK(peek_protocol({}) == std::nullopt);
 }
