@@ -19,6 +19,10 @@
 // names too and invalidating them from on_commit would save one lookup round trip per path walk
 // (measured: 15-20 us of a 70 us hot field read), but a notification blocks while a lookup in
 // spi/ is pending, and at shutdown nobody answers that lookup any more: not worth the deadlock.
+// spi/'s own attributes are cached, though: an inode notification takes no directory lock.
+//
+// Reads: at most kMaxRead bytes a request. While packets flow, requests are taken from the kernel
+// no faster than the RequestBudget allows (--fs-busy-rate): readers wait, the packets do not.
 
 #include "fs/ipsec_fs.hpp"
 
@@ -32,6 +36,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <ctime>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -44,6 +49,7 @@
 #include "fs/handle_table.hpp"
 #include "fs/inode.hpp"
 #include "fs/open_file.hpp"
+#include "fs/request_budget.hpp"
 #include "fs/tree.hpp"
 #include "fs/view.hpp"
 #include "fs/wakeable_io.hpp"
@@ -59,6 +65,13 @@ constexpr double kFixedTimeout = 3600.0;  // the root's entries never change
 constexpr double kSaTimeout = 1.0;        // nor do an SA instance's names and attributes
 constexpr double kNeverCache = 0.0;
 
+// The largest read the kernel asks of us. A direct_io read pins the reader's whole buffer, up to
+// this size, before asking: `cat` reads into a fresh 128 KiB buffer for every file, so with the
+// default (128 KiB) each field read faulted in and charged 32 pages for a few bytes. With 8 KiB,
+// 4 `cat` loops over all 143 files of a tunnel's mount spent 38 % less CPU per pass (13.8 against
+// 21.7-24.5 ms), and `cat ipsec_spi` of 100,000 SAs (10.8 MB) took no longer (0.06 s).
+constexpr unsigned kMaxRead = 8192;
+
 struct PollHandleDeleter {
     void operator()(fuse_pollhandle* ph) const { fuse_pollhandle_destroy(ph); }
 };
@@ -73,6 +86,7 @@ struct Filesystem {
     int64_t mounted_ns;
     ViewCache views;
     WakeableIo io;
+    RequestBudget budget;
     HandleTable<OpenFile> files;
     HandleTable<DirListing> dirs;
     ChangeWatch<PollHandlePtr> watch;
@@ -112,7 +126,10 @@ double entry_timeout(const Node& n) {
 }
 
 double attr_timeout(const Node& n) {
-    if (n.kind == NodeKind::spi_dir) return kNeverCache;  // its link count follows the SA count
+    // spi/'s link count follows the SA count: on_commit drops the cached one when that changes.
+    // Cached at all, because every path walk through spi/ checks its permissions
+    // (default_permissions): a getattr per file read otherwise.
+    if (n.kind == NodeKind::spi_dir) return kSaTimeout;
     return n.belongs_to_sa() ? kSaTimeout : kFixedTimeout;
 }
 
@@ -125,6 +142,7 @@ bool opens_for_writing(int flags) {
 void ll_init(void*, fuse_conn_info* conn) {
     // Requests must arrive through WakeableIo::read, which a spliced read would bypass.
     conn->want &= ~FUSE_CAP_SPLICE_READ;
+    conn->max_read = kMaxRead;  // must equal the mount option
 }
 
 // --- lookup and attributes -----------------------------------------------------------------------
@@ -319,9 +337,25 @@ fuse_lowlevel_ops make_ops() {
 
 const fuse_lowlevel_ops kOps = make_ops();
 
+int64_t monotonic_ns() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+uint64_t packets_carried(const DataplaneStatus& status) {
+    return status.tun_read_frames.get() + status.tun_write_frames.get() + status.esp_in.get() +
+           status.esp_out.get();
+}
+
 // Trampolines for fuse_custom_io: libfuse hands them the session's userdata.
+
+// Takes the next request once the budget allows; the request waits in the kernel meanwhile.
 ssize_t io_read(int fd, void* buf, size_t len, void* userdata) {
-    return static_cast<const Filesystem*>(userdata)->io.read(fd, buf, len);
+    auto& fs = *static_cast<Filesystem*>(userdata);
+    for (int64_t wait; (wait = fs.budget.wait_ns(monotonic_ns(), packets_carried(fs.status))) > 0;)
+        if (!fs.io.sleep(wait)) return -1;
+    return fs.io.read(fd, buf, len);
 }
 
 ssize_t io_writev(int fd, struct iovec* iov, int count, void*) {
@@ -338,7 +372,9 @@ class MountedFs final : public IpsecFs {
 
     Result<void> start(const std::string& mountpoint, bool debug) {
         std::vector<std::string> words = {
-            "ipsecfs", "-o", "ro,fsname=ipsecfs,subtype=ipsec,default_permissions,allow_other"};
+            "ipsecfs", "-o",
+            "ro,fsname=ipsecfs,subtype=ipsec,default_permissions,allow_other,max_read=" +
+                std::to_string(kMaxRead)};
         if (debug) words.emplace_back("-d");
         std::vector<char*> argv;
         for (auto& w : words)
@@ -383,9 +419,16 @@ class MountedFs final : public IpsecFs {
         fs_->io.wake();
     }
 
-    // No kernel cache to drop: names under spi/ are never cached (see the top of this file). Wakes
-    // the pollers of the files whose list changed.
+    // Names under spi/ are never cached (see the top of this file); spi/'s attributes are, and
+    // its link count changes with the SA count. Wakes the pollers of the files whose list
+    // changed.
     void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) override {
+        if (before.size() != after.size()) {
+            // Unlike an entry notification this takes no directory lock, so it never waits for
+            // a lookup. -ENOENT: the kernel has not cached spi/ yet.
+            std::lock_guard lock(unmount_mutex_);
+            if (mounted_) fuse_lowlevel_notify_inval_inode(session_.get(), kSpiDirIno, -1, 0);
+        }
         for (PollHandlePtr& waiter :
              fs_->watch.commit(changed_files(before, after), after.generation()))
             fuse_lowlevel_notify_poll(waiter.get());
@@ -431,6 +474,7 @@ Result<std::unique_ptr<IpsecFs>> IpsecFs::mount(const MountOptions& options, con
         .mounted_ns = mounted_ns,
         .views = ViewCache(sadb),
         .io = std::move(*io),
+        .budget = RequestBudget(options.busy_request_rate),
         .files = {},
         .dirs = {},
         .watch = {},

@@ -19,6 +19,9 @@ struct MountOptions {
     std::string mountpoint = "/run/ipsec";
     bool debug = false;
     unsigned threads = 2;  // FUSE worker threads
+    // While packets flow, at most this many requests a second are answered (request_budget.hpp);
+    // 0: no limit.
+    uint32_t busy_request_rate = 0;
     // Files are root's, mode 0400 (directories 0500), as KLIPS's /proc files were. With a read
     // group they are 0440/0550 and belong to that group, so its members may read them.
     std::optional<gid_t> read_group;
@@ -38,9 +41,8 @@ class IpsecFs {
     // Thread- and signal-safe: makes run() return.
     virtual void exit() = 0;
     // Plug into Sadb::Environment::on_commit: wakes the poll()s waiting on the files whose list
-    // changed, and drops kernel caches of SAs that went away. (Today there are none to drop:
-    // names under spi/ are never cached. The hook keeps the daemon's wiring independent of that
-    // policy.)
+    // changed, and drops the kernel's cached attributes of spi/ when the SA count (its link
+    // count) changed. Names under spi/ are never cached.
     virtual void on_commit(const SadbSnapshot& before, const SadbSnapshot& after) = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <string>
 
 namespace ipsecfs::fs {
@@ -29,6 +30,17 @@ ssize_t WakeableIo::read(int fuse_fd, void* buf, std::size_t len) const {
         const ssize_t n = ::read(fuse_fd, buf, len);
         if (n >= 0 || errno != EAGAIN) return n;
     }
+}
+
+bool WakeableIo::sleep(int64_t ns) const {
+    // poll() counts whole milliseconds; ppoll() takes the exact wait.
+    const timespec ts{.tv_sec = ns / 1'000'000'000, .tv_nsec = ns % 1'000'000'000};
+    pollfd fd{wake_fd_.get(), POLLIN, 0};
+    if (::ppoll(&fd, 1, &ts, nullptr) > 0) {
+        errno = EINTR;
+        return false;
+    }
+    return true;
 }
 
 void WakeableIo::wake() const noexcept {

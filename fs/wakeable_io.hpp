@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "core/result.hpp"
 #include "fs/unique_fd.hpp"
@@ -20,7 +21,9 @@ class WakeableIo {
     // The next request from `fuse_fd` (which must be non-blocking), or -1 with errno EINTR once
     // woken. libfuse ends the loop on any error after fuse_session_exit().
     ssize_t read(int fuse_fd, void* buf, std::size_t len) const;
-    // Async-signal-safe. Wakes every current and future read().
+    // Sleeps up to `ns` nanoseconds; false (errno EINTR) once woken.
+    bool sleep(int64_t ns) const;
+    // Async-signal-safe. Wakes every current and future read() and sleep().
     void wake() const noexcept;
 
   private:

@@ -41,6 +41,7 @@ Result<gid_t> group_id(const std::string& name) {
 Result<fs::MountOptions> mount_options(const DaemonOptions& options) {
     fs::MountOptions m;
     m.mountpoint = options.mount;
+    m.busy_request_rate = options.fs_busy_rate;
     if (!options.read_group.empty()) {
         auto gid = group_id(options.read_group);
         if (!gid) return std::move(gid).take_error();

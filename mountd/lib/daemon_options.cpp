@@ -37,6 +37,8 @@ po::options_description settings(DaemonOptions& o) {
          "scheduling policy of the packet worker threads: SCHED_BATCH or SCHED_OTHER")  //
         ("fs-nice", po::value(&o.fs_nice)->default_value(o.fs_nice)->value_name("N"),
          "nice value of the threads that answer reads of the mount, -20..19")  //
+        ("fs-busy-rate", po::value(&o.fs_busy_rate)->default_value(o.fs_busy_rate)->value_name("N"),
+         "while packets flow, answer at most N requests a second on the mount (0: no limit)")  //
         ("replay-window",
          po::value(&o.replay_window)->default_value(o.replay_window)->value_name("N"),
          "default replay window of inbound AH/ESP SAs, 1..4096")  //
@@ -58,6 +60,7 @@ Result<void> check(const DaemonOptions& o) {
     }
     if (o.worker_nice < -20 || o.worker_nice > 19) return fail("--worker-nice must be -20..19");
     if (o.fs_nice < -20 || o.fs_nice > 19) return fail("--fs-nice must be -20..19");
+    if (o.fs_busy_rate > 1'000'000) return fail("--fs-busy-rate must be 0..1000000");
     if (o.worker_policy != "batch" && o.worker_policy != "other")
         return fail("--worker-policy must be batch or other");
     if (o.replay_window < 1 || o.replay_window > kMaxReplayWindow)

@@ -25,6 +25,8 @@ struct DaemonOptions {
     // packets go first and readers of the mount wait.
     int worker_nice = -10;
     int fs_nice = 19;
+    // While packets flow, the mount answers at most this many requests a second; 0: no limit.
+    uint32_t fs_busy_rate = 2000;
     // Scheduling policy of the packet workers: "batch" (SCHED_BATCH) or "other" (SCHED_OTHER).
     std::string worker_policy = "batch";
     uint32_t replay_window = kDefaultReplayWindow;

@@ -148,11 +148,13 @@ int read_as(uid_t uid, gid_t gid, const std::string& path, const std::string& ex
 // Cleanup unmounts even when a check failed.
 class Mounted {
   public:
-    explicit Mounted(std::optional<gid_t> read_group = std::nullopt, unsigned threads = 2)
+    explicit Mounted(std::optional<gid_t> read_group = std::nullopt, unsigned threads = 2,
+                     uint32_t busy_request_rate = 0)
         : sadb_(env()), dir_(make_temp_dir()) {
         MountOptions options;
         options.mountpoint = dir_;
         options.threads = threads;
+        options.busy_request_rate = busy_request_rate;
         options.read_group = read_group;
         auto fs = IpsecFs::mount(options, sadb_, status_, [this] { return now_.load(); });
         if (!fs) {
@@ -409,7 +411,12 @@ TEST_CASE("a deleted SA's directory is gone at once; a replaced SA is a new dire
     const int open_fd = ::open((dir + "/said").c_str(), O_RDONLY);
     REQUIRE(open_fd >= 0);
 
+    // spi/'s attributes are cached (stat above), its link count changes at once all the same.
+    REQUIRE(::stat(m.path("spi").c_str(), &st) == 0);
+    REQUIRE(st.st_nlink == 2 + 5);
     m.apply({"spi", "--said", "esp.1001@192.0.2.3", "--del"});
+    REQUIRE(::stat(m.path("spi").c_str(), &st) == 0);
+    REQUIRE(st.st_nlink == 2 + 4);
     REQUIRE(stat_errno(dir) == ENOENT);
     REQUIRE(read_path(dir + "/said").err == ENOENT);
     const auto names = list_dir(m.path("spi"));
@@ -437,6 +444,41 @@ TEST_CASE("a deleted SA's directory is gone at once; a replaced SA is a new dire
     m.apply({"spi", "--clear"});
     REQUIRE(list_dir(m.path("spi")).size() == 2);
     REQUIRE(stat_errno(kept) == ENOENT);
+}
+
+TEST_CASE("while packets flow, a busy request rate holds a reader back; idle, it does not",
+          "[fs][mount]") {
+    constexpr uint32_t kRate = 100;
+    Mounted m(std::nullopt, 2, kRate);
+    add_sample_sas(m);
+    const std::string field = m.path("spi/esp.1000@192.0.2.2/seq");
+    // Each read by path is at least 4 requests (lookup of the SA's name, open, read, read at
+    // the end); 30 of them are at least 120, more than the burst of kRate.
+    const auto read_30 = [&] {
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < 30; ++i)
+            REQUIRE(read_path(field).err == 0);
+        return std::chrono::steady_clock::now() - start;
+    };
+    CHECK(read_30() < std::chrono::milliseconds(200));  // no traffic: no limit
+
+    std::atomic<bool> flowing{true};
+    std::thread traffic([&] {
+        while (flowing) {
+            m.status().tun_read_frames.add();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const auto busy = read_30();
+    flowing = false;
+    traffic.join();
+    // At least 20 requests beyond the burst, at kRate a second.
+    CHECK(busy >= std::chrono::milliseconds(200));
+    CHECK(busy < std::chrono::seconds(5));
+
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));  // quiet again
+    CHECK(read_30() < std::chrono::milliseconds(200));
 }
 
 TEST_CASE("only root reads by default; a read group opens the files to its members",

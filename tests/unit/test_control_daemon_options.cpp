@@ -67,6 +67,16 @@ TEST_CASE("daemon options come from the command line and the config file", "[con
     CHECK(o.worker_policy == "other");
     CHECK(o.worker_nice == -10);  // the defaults
     CHECK(o.fs_nice == 19);
+    CHECK(o.fs_busy_rate == 2000);
+}
+
+TEST_CASE("--fs-busy-rate takes a rate, 0 for no limit", "[control]") {
+    auto r = parse({"--fs-busy-rate", "0"});
+    REQUIRE(r.ok());
+    CHECK(r->options.fs_busy_rate == 0);
+    r = parse({"--fs-busy-rate", "1000000"});
+    REQUIRE(r.ok());
+    CHECK(r->options.fs_busy_rate == 1'000'000);
 }
 
 TEST_CASE("bad daemon options are one line", "[control]") {
@@ -80,6 +90,9 @@ TEST_CASE("bad daemon options are one line", "[control]") {
                                                {"--worker-policy", "fifo"},
                                                {"--worker-policy", ""},
                                                {"--fs-nice", "x"},
+                                               {"--fs-busy-rate", "-1"},
+                                               {"--fs-busy-rate", "1000001"},
+                                               {"--fs-busy-rate", "x"},
                                                {"--frobnicate"},
                                                {"--mount"},
                                                {"extra"},
