@@ -70,7 +70,7 @@ TEST_CASE("daemon options come from the command line and the config file", "[con
     CHECK(o.fs_busy_rate == 2000);
 }
 
-TEST_CASE("--fs-busy-rate takes a rate, 0 for no limit", "[control]") {
+TEST_CASE("the mount's busy rate is a number of requests a second, 0 for no limit", "[control]") {
     auto r = parse({"--fs-busy-rate", "0"});
     REQUIRE(r.ok());
     CHECK(r->options.fs_busy_rate == 0);
