@@ -28,8 +28,6 @@ class RequestBudget {
     // many nanoseconds to wait before asking again. Thread-safe.
     int64_t wait_ns(int64_t now_ns, uint64_t packets);
 
-    uint32_t rate() const { return rate_; }
-
   private:
     const uint32_t rate_;
     std::mutex mutex_;
