@@ -348,9 +348,8 @@ uint64_t packets_carried(const DataplaneStatus& status) {
            status.esp_out.get();
 }
 
-// Trampolines for fuse_custom_io: libfuse hands them the session's userdata.
-
-// Takes the next request once the budget allows; the request waits in the kernel meanwhile.
+// Trampolines for fuse_custom_io: libfuse hands them the session's userdata. io_read takes the
+// next request once the budget allows; the request waits in the kernel meanwhile.
 ssize_t io_read(int fd, void* buf, size_t len, void* userdata) {
     auto& fs = *static_cast<Filesystem*>(userdata);
     for (int64_t wait; (wait = fs.budget.wait_ns(monotonic_ns(), packets_carried(fs.status))) > 0;)
