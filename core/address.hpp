@@ -4,6 +4,7 @@
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <span>
 #include <string>
@@ -18,8 +19,19 @@ enum class Family : uint8_t { v4 = 4, v6 = 6 };
 class IpAddress {
   public:
     IpAddress() = default;  // 0.0.0.0
-    static IpAddress v4(std::span<const uint8_t, 4> bytes);
-    static IpAddress v6(std::span<const uint8_t, 16> bytes);
+    // Inline: every packet's header is read into two of these.
+    static IpAddress v4(std::span<const uint8_t, 4> bytes) {
+        IpAddress a;
+        a.family_ = Family::v4;
+        std::memcpy(a.bytes_.data(), bytes.data(), 4);
+        return a;
+    }
+    static IpAddress v6(std::span<const uint8_t, 16> bytes) {
+        IpAddress a;
+        a.family_ = Family::v6;
+        std::memcpy(a.bytes_.data(), bytes.data(), 16);
+        return a;
+    }
     static IpAddress unspecified(Family f);
     static Result<IpAddress> parse(std::string_view text);
 

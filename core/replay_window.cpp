@@ -15,6 +15,13 @@ constexpr uint64_t bit_of(uint64_t seq) {
     return uint64_t{1} << (seq & 63);
 }
 
+constexpr uint64_t reverse_bits(uint64_t x) {
+    x = ((x >> 1) & 0x5555555555555555ull) | ((x & 0x5555555555555555ull) << 1);
+    x = ((x >> 2) & 0x3333333333333333ull) | ((x & 0x3333333333333333ull) << 2);
+    x = ((x >> 4) & 0x0f0f0f0f0f0f0f0full) | ((x & 0x0f0f0f0f0f0f0f0full) << 4);
+    return __builtin_bswap64(x);
+}
+
 // A window of W numbers touches at most ceil((W - 1) / 64) + 1 blocks; that is RFC 6479's
 // "one redundant block" (W / 64 + 1 for W a multiple of 64), the smallest ring in which the
 // block being entered never holds a number still inside the window.
@@ -121,13 +128,19 @@ ReplayWindow::Verdict ReplayWindow::commit(uint64_t seq) noexcept {
 }
 
 uint64_t ReplayWindow::bitmap64() const noexcept {
+    // Read per packet (the bitmap counter), so two blocks at once instead of 64 bits one by one:
+    // highest's block T holds bit i (i <= h, h = highest mod 64) at h - i, the block before it P
+    // at 64 + h - i, so in the bit-reversed blocks they sit at 63 - h + i and i - h - 1. With one
+    // block in the ring (a window of 1) P is T again and masked off.
     const uint64_t n = std::min<uint64_t>({size_, 64, highest_});
-    uint64_t out = 0;
-    for (uint64_t i = 0; i < n; ++i) {
-        const uint64_t seq = highest_ - i;
-        if ((ring_[slot(seq)] & bit_of(seq)) != 0) out |= uint64_t{1} << i;
-    }
-    return out;
+    if (n == 0) return 0;
+    const auto h = static_cast<unsigned>(highest_ & 63);
+    const auto blocks = static_cast<uint32_t>(ring_.size());
+    const uint64_t top = reverse_bits(ring_[top_]);
+    const uint64_t before = reverse_bits(ring_[top_ == 0 ? blocks - 1 : top_ - 1]);
+    uint64_t out = top >> (63 - h);
+    if (h < 63) out |= before << (h + 1);
+    return n == 64 ? out : out & ((uint64_t{1} << n) - 1);
 }
 
 }  // namespace ipsecfs

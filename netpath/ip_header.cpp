@@ -1,6 +1,7 @@
 #include "netpath/ip_header.hpp"
 #include "netpath/byte_order.hpp"
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -35,11 +36,28 @@ void ensure_ipv4_id(std::span<uint8_t> pkt) {
 }
 
 uint16_t ipv4_checksum(std::span<const uint8_t> header) {
-    uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < header.size(); i += 2)
-        sum += get_be16(&header[i]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
+    // RFC 1071 §2(B), (C): 32-bit words in host order summed in 64 bits, folded, and swapped to
+    // network order once. A header is 20 to 60 bytes, a multiple of 4; a 16-bit word is left
+    // only by other lengths, and a last odd byte is not summed.
+    const uint8_t* p = header.data();
+    std::size_t n = header.size();
+    uint64_t acc = 0;
+    for (; n >= 4; p += 4, n -= 4) {
+        uint32_t w;
+        std::memcpy(&w, p, 4);
+        acc += w;
+    }
+    if (n >= 2) {
+        uint16_t w;
+        std::memcpy(&w, p, 2);
+        acc += w;
+    }
+    acc = (acc >> 32) + (acc & 0xffffffffu);
+    acc = (acc >> 16) + (acc & 0xffffu);
+    acc = (acc >> 16) + (acc & 0xffffu);
+    acc = (acc >> 16) + (acc & 0xffffu);
+    auto sum = static_cast<uint16_t>(acc);
+    if constexpr (std::endian::native == std::endian::little) sum = __builtin_bswap16(sum);
     return static_cast<uint16_t>(~sum);
 }
 

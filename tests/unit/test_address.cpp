@@ -198,4 +198,26 @@ TEST_CASE("Prefix::contains matches by family and prefix", "[core][address]") {
     CHECK_FALSE(host.contains(addr("192.0.2.2")));
 }
 
+TEST_CASE("masked() at every prefix length clears exactly the host bits", "[core][address]") {
+    const IpAddress v6 = addr("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff");
+    const IpAddress v4 = addr("255.255.255.255");
+    for (unsigned bits = 0; bits <= 128; ++bits) {
+        const IpAddress m = v6.masked(bits);
+        INFO("prefix " << bits);
+        CHECK(m.family() == ipsecfs::Family::v6);
+        for (unsigned i = 0; i < 128; ++i) {
+            const bool set = (m.data()[i / 8] >> (7 - i % 8)) & 1;
+            const bool was = (v6.data()[i / 8] >> (7 - i % 8)) & 1;
+            REQUIRE(set == (i < bits && was));
+        }
+        if (bits <= 32) {
+            const IpAddress m4 = v4.masked(bits);
+            CHECK(m4.family() == ipsecfs::Family::v4);
+            const uint32_t word = uint32_t{m4.data()[0]} << 24 | uint32_t{m4.data()[1]} << 16 |
+                                  uint32_t{m4.data()[2]} << 8 | m4.data()[3];
+            CHECK(word == (bits == 0 ? 0u : ~uint32_t{0} << (32 - bits)));
+        }
+    }
+}
+
 }  // namespace ipsecfs

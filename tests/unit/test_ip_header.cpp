@@ -60,3 +60,19 @@ TEST_CASE("peek_protocol: the IPv4 protocol or IPv6 next header, nullopt when to
     CHECK(peek_protocol(h) == std::nullopt);
     CHECK(peek_protocol({}) == std::nullopt);
 }
+
+TEST_CASE("ipv4_checksum: the RFC 1071 sum of every header length, complemented", "[ip]") {
+    std::mt19937 rng(11);
+    std::array<uint8_t, 60> h{};
+    for (int round = 0; round < 200; ++round) {
+        for (auto& b : h)
+            b = static_cast<uint8_t>(rng());
+        if (round == 0) h.fill(0xff);  // the largest sums: every fold carries
+        for (std::size_t len = 20; len <= 60; len += 4) {
+            const uint16_t want = static_cast<uint16_t>(
+                ~ipsecfs::testing::fold(ipsecfs::testing::sum16(h.data(), len)));
+            INFO("round " << round << " length " << len);
+            REQUIRE(ipsecfs::netpath::ipv4_checksum({h.data(), len}) == want);
+        }
+    }
+}
