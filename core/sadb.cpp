@@ -121,6 +121,8 @@ void Sadb::Transaction::commit() {
     committed_ = true;
     if (pending_->derived_dirty_) pending_->reindex();
     pending_->generation_ = db_.generation_.load(std::memory_order_relaxed) + 1;
+    static std::atomic<uint64_t> last_serial{0};
+    pending_->serial_ = last_serial.fetch_add(1, std::memory_order_relaxed) + 1;
     SadbSnapshotPtr before;
     {
         std::lock_guard lock(db_.snapshot_mutex_);

@@ -45,6 +45,9 @@ using SaGroupPtr = std::shared_ptr<const SaGroup>;
 class SadbSnapshot {
   public:
     uint64_t generation() const { return generation_; }
+    // Unique among the snapshots of every Sadb in the process: a reader that remembers what it
+    // looked up in one can tell it from any later one, even one made at the same address.
+    uint64_t serial() const { return serial_; }
     std::size_t size() const { return by_said_.size(); }
 
     // All SAs in SAID order.
@@ -70,6 +73,7 @@ class SadbSnapshot {
     void reindex();
 
     uint64_t generation_ = 0;
+    uint64_t serial_ = 0;
     bool derived_dirty_ = false;
     std::map<Said, SaPtr> ordered_;
     std::unordered_map<Said, SaPtr> by_said_;

@@ -36,7 +36,8 @@ struct IpView {
 // (is_fragment set) which we never process.
 std::optional<IpView> parse_ip(std::span<const uint8_t> pkt, bool* is_fragment = nullptr);
 
-// Rewrites protocol and total length of the header at pkt[0] (IPv4: recomputes the checksum).
+// Rewrites protocol and total length of the header at pkt[0]. IPv4: updates the checksum, which
+// must have been valid (RFC 1624), and keeps the TTL.
 void set_protocol_and_length(std::span<uint8_t> pkt, Family family, uint8_t protocol,
                              std::size_t total_len);
 

@@ -17,11 +17,7 @@ namespace {
 
 constexpr Outcome kOk{};
 
-// The members of a group a packet passes, in the order they were applied outbound.
-struct Chain {
-    std::array<const Sa*, SaGroup::kMaxSize> sa{};
-    std::size_t size = 0;
-};
+using Chain = Processor::Chain;
 
 uint8_t wire_protocol(SaProto p) {
     switch (p) {
@@ -253,23 +249,31 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
     const auto ip = parse_ip(pkt.bytes());
     if (!ip) return drop(DropReason::malformed);
     pkt.set_size(ip->total_len);
-    const Eroute* route = snap.route(ip->src, ip->dst);
-    if (!route) return drop(DropReason::no_eroute);
-    route->packets->add();
-
-    const Sa* head = snap.find(route->said);
-    if (!head) return drop(DropReason::no_sa);
-    Chain chain;
-    if (const SaGroup* group = snap.group_of(route->said)) {
-        if (!group->complete()) return drop(DropReason::group_incomplete, head);
-        std::size_t i = 0;
-        while (group->saids[i] != route->said)
-            ++i;
-        for (; i < group->members.size(); ++i)
-            chain.sa[chain.size++] = group->members[i].get();
+    RouteMemo& memo = route_memo_;
+    if (memo.serial == 0 || memo.serial != snap.serial() || memo.src != ip->src ||
+        memo.dst != ip->dst) {
+        memo.serial = 0;
+        const Eroute* route = snap.route(ip->src, ip->dst);
+        if (!route) return drop(DropReason::no_eroute);
+        route->packets->add();
+        const Sa* head = snap.find(route->said);
+        if (!head) return drop(DropReason::no_sa);
+        Chain chain;
+        if (const SaGroup* group = snap.group_of(route->said)) {
+            if (!group->complete()) return drop(DropReason::group_incomplete, head);
+            std::size_t i = 0;
+            while (group->saids[i] != route->said)
+                ++i;
+            for (; i < group->members.size(); ++i)
+                chain.sa[chain.size++] = group->members[i].get();
+        } else {
+            chain.sa[chain.size++] = head;
+        }
+        memo = RouteMemo{snap.serial(), ip->src, ip->dst, route, chain};
     } else {
-        chain.sa[chain.size++] = head;
+        memo.route->packets->add();
     }
+    const Chain& chain = memo.chain;
 
     const std::size_t clear_len = pkt.size();
     for (std::size_t i = 0; i < chain.size; ++i) {
@@ -358,28 +362,35 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     }
     const auto said = said_of(*ip);
     if (!said) return drop(DropReason::malformed);
-    const Sa* sa = snap.find(*said);
-    if (!sa || sa->config().dir != Direction::in) return drop(DropReason::no_sa);
-
-    Chain chain;            // outer to inner here: every member of the group
-    std::size_t first = 0;  // the member the packet's outer IPsec header names
-    if (const SaGroup* group = snap.group_of(*said)) {
-        if (!group->complete()) return drop(DropReason::group_incomplete, sa);
-        for (std::size_t i = group->members.size(); i-- > 0;) {
-            chain.sa[chain.size++] = group->members[i].get();
-        }
-        // A packet must arrive wrapped in the group's outermost SA; anything less is refused.
-        // Only IPCOMP layers may be missing: a datagram that does not shrink is sent without
-        // one (RFC 3173 §2.2).
-        while (chain.sa[first]->said() != *said) {
-            if (chain.sa[first]->said().proto != SaProto::comp) {
-                return drop(DropReason::group_incomplete, sa);
+    SaMemo& memo = sa_memo_;
+    if (memo.serial == 0 || memo.serial != snap.serial() || memo.said != *said) {
+        memo.serial = 0;
+        const Sa* found = snap.find(*said);
+        if (!found || found->config().dir != Direction::in) return drop(DropReason::no_sa);
+        Chain chain;
+        std::size_t first = 0;
+        if (const SaGroup* group = snap.group_of(*said)) {
+            if (!group->complete()) return drop(DropReason::group_incomplete, found);
+            for (std::size_t i = group->members.size(); i-- > 0;) {
+                chain.sa[chain.size++] = group->members[i].get();
             }
-            ++first;
+            // A packet must arrive wrapped in the group's outermost SA; anything less is
+            // refused. Only IPCOMP layers may be missing: a datagram that does not shrink is
+            // sent without one (RFC 3173 §2.2).
+            while (chain.sa[first]->said() != *said) {
+                if (chain.sa[first]->said().proto != SaProto::comp) {
+                    return drop(DropReason::group_incomplete, found);
+                }
+                ++first;
+            }
+        } else {
+            chain.sa[chain.size++] = found;
         }
-    } else {
-        chain.sa[chain.size++] = sa;
+        memo = SaMemo{snap.serial(), *said, found, chain, first};
     }
+    const Sa* const sa = memo.sa;
+    const Chain& chain = memo.chain;
+    const std::size_t first = memo.first;
     const bool udp = pkt.outer.kind == OuterKind::udp;
     if (udp != (sa->config().natt == NatEncap::nonesp)) return drop(DropReason::encap_mismatch, sa);
     // Time and packet limits before the crypto; the byte limit once the clear length is known.

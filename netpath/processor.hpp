@@ -7,6 +7,8 @@
 // apply in that order (IPIP header, then IPCOMP, ESP and AH each inserted right after it);
 // inbound they come off in reverse, each next header checked against the next SA.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dataplane_status.hpp"
@@ -34,12 +36,38 @@ class Processor {
     // holds the clear IP packet for the TUN device.
     Outcome inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns);
 
+    // The members of a group a packet passes, in the order they were applied outbound.
+    struct Chain {
+        std::array<const Sa*, SaGroup::kMaxSize> sa{};
+        std::size_t size = 0;
+    };
+
   private:
+    // The last lookup that succeeded, per direction: a stream's packets share their eroute or
+    // SA, so the next one skips the hash tables. Valid for the snapshot it was made in (serial;
+    // 0 is none), whose SAs and eroutes it points to.
+    struct RouteMemo {
+        uint64_t serial = 0;
+        IpAddress src;
+        IpAddress dst;
+        const Eroute* route = nullptr;
+        Chain chain;
+    };
+    struct SaMemo {
+        uint64_t serial = 0;
+        Said said;
+        const Sa* sa = nullptr;
+        Chain chain;            // outer to inner: every member of the group
+        std::size_t first = 0;  // the member the packet's outer IPsec header names
+    };
+
     Outcome drop(DropReason r, const Sa* sa = nullptr);
 
     DataplaneStatus& status_;
     // The worker's one deflate and inflate stream, shared by all its IPCOMP SAs.
     IpcompCodec ipcomp_;
+    RouteMemo route_memo_;
+    SaMemo sa_memo_;
 };
 
 }  // namespace ipsecfs::netpath

@@ -76,3 +76,26 @@ TEST_CASE("ipv4_checksum: the RFC 1071 sum of every header length, complemented"
         }
     }
 }
+
+TEST_CASE("set_protocol_and_length: the updated IPv4 checksum equals one summed afresh", "[ip]") {
+    std::mt19937 rng(5);
+    for (int round = 0; round < 2000; ++round) {
+        std::array<uint8_t, 24> h{};
+        for (auto& b : h)
+            b = static_cast<uint8_t>(rng());
+        const std::size_t ihl = round % 2 == 0 ? 20 : 24;
+        h[0] = static_cast<uint8_t>(0x40 | ihl / 4);
+        h[10] = h[11] = 0;
+        const uint16_t before = ipsecfs::netpath::ipv4_checksum({h.data(), ihl});
+        h[10] = static_cast<uint8_t>(before >> 8);
+        h[11] = static_cast<uint8_t>(before);
+        const auto protocol = static_cast<uint8_t>(rng());
+        const std::size_t total = ihl + rng() % 65000;
+        ipsecfs::netpath::set_protocol_and_length({h.data(), h.size()}, ipsecfs::Family::v4,
+                                                  protocol, total);
+        INFO("round " << round);
+        REQUIRE(h[9] == protocol);
+        REQUIRE(static_cast<std::size_t>(h[2] << 8 | h[3]) == total);
+        REQUIRE(ipsecfs::testing::fold(ipsecfs::testing::sum16(h.data(), ihl)) == 0xffff);
+    }
+}

@@ -210,6 +210,45 @@ TEST_CASE("a deleted group member takes the group down until it is re-added", "[
     CHECK(rig.send_left_to_right(*p).ok);
 }
 
+TEST_CASE("the remembered eroute and SA follow every change of the SADB", "[processor]") {
+    Rig rig(TunnelSpec{});
+    auto& left = *rig.gw.left.sadb;
+    auto& right = *rig.gw.right.sadb;
+    auto p = std::make_unique<Packet>();
+    const auto send = [&] {
+        make_udp(*p, "198.51.100.10", "203.0.113.20", 10, 1);
+        return rig.send_left_to_right(*p);
+    };
+    const auto eroute_packets = [&] {
+        const auto snap = left.snapshot();
+        REQUIRE(snap->eroutes().size() == 1);
+        return snap->eroutes()[0].packets->get();
+    };
+    REQUIRE(send().ok);
+    REQUIRE(send().ok);
+    CHECK(eroute_packets() == 2);  // counted on a remembered lookup too
+
+    // Gone from a newer snapshot: the remembered pointers are not used.
+    ipsecfs::testing::apply_or_throw(
+        left, {"eroute", "--del", "--src", "198.51.100.0/24", "--dst", "203.0.113.0/24"});
+    CHECK(send().reason == DropReason::no_eroute);
+    ipsecfs::testing::apply_or_throw(left, {"eroute", "--add", "--src", "198.51.100.0/24", "--dst",
+                                            "203.0.113.0/24", "--said", "tun.10001@192.0.2.2"});
+    REQUIRE(send().ok);
+    ipsecfs::testing::apply_or_throw(right, {"spi", "--said", "esp.1000@192.0.2.2", "--del"});
+    CHECK(send().reason == DropReason::no_sa);
+
+    // Another flow between two of the same flow's packets finds its own eroute (none here).
+    Rig fresh(TunnelSpec{});
+    auto ls = fresh.gw.left.sadb->snapshot();
+    make_udp(*p, "198.51.100.10", "203.0.113.20", 10, 1);
+    REQUIRE(fresh.left.outbound(*ls, *p, 1).ok);
+    make_udp(*p, "198.51.100.10", "192.0.2.99", 10, 1);
+    CHECK(fresh.left.outbound(*ls, *p, 1).reason == DropReason::no_eroute);
+    make_udp(*p, "198.51.100.10", "203.0.113.20", 10, 1);
+    CHECK(fresh.left.outbound(*ls, *p, 1).ok);
+}
+
 TEST_CASE("ESN carries past 2^32 and the sender never wraps without it", "[processor]") {
     TunnelSpec spec;
     spec.esn = true;
