@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 
 #include "netpath/byte_order.hpp"
 #include "netpath/inet_checksum.hpp"
@@ -107,60 +108,79 @@ SplitStatus check_plain_packet(const VnetHeader& h, std::span<const uint8_t> pkt
     return SplitStatus::ok;
 }
 
-// The IPv4 header's sum without its total length, identification and checksum words: each
-// segment adds its own two, from values rather than by reading back the header it just stored
-// (a wider load across fresh narrower stores stalls until they reach the cache).
-uint32_t ipv4_fixed_sum(std::span<const uint8_t> pkt, std::size_t ip_len) {
+// What every segment's checksums share, summed once from the super-packet. Each segment then adds
+// its own fields as values and its payload as read from the super-packet, never reading back the
+// header or payload it has just stored: a wider load across fresh narrower stores (or the fast
+// string stores of memcpy) stalls until they reach the cache.
+struct SharedSums {
+    uint64_t address = 0;  // the pseudo-header's addresses (RFC 9293 §3.1, RFC 8200 §8.1)
+    uint32_t ipv4 = 0;     // the IPv4 header without total length, identification and checksum
+    uint32_t l4 = 0;       // the TCP header without sequence number, offset/flags and checksum;
+                           // the UDP header without length and checksum (the ports)
+};
+
+// The 16-bit words of pkt[from, to) but those at the offsets (from `from`) in skip.
+uint32_t sum_words_except(std::span<const uint8_t> pkt, std::size_t from, std::size_t to,
+                          std::initializer_list<std::size_t> skip) {
     uint32_t sum = 0;
-    for (std::size_t at = 0; at + 1 < ip_len; at += 2) {
-        if (at != 2 && at != 4 && at != 10) sum += get_be16(&pkt[at]);
+    for (std::size_t at = from; at + 1 < to; at += 2) {
+        if (std::find(skip.begin(), skip.end(), at - from) == skip.end()) sum += get_be16(&pkt[at]);
     }
     return sum;
 }
 
+SharedSums shared_sums(const SuperPacket& sp, std::span<const uint8_t> pkt) {
+    SharedSums s;
+    s.address = sp.v4 ? checksum_add(0, pkt.subspan(12, 8)) : checksum_add(0, pkt.subspan(8, 32));
+    if (sp.v4) s.ipv4 = sum_words_except(pkt, 0, sp.ip_len, {2, 4, 10});
+    s.l4 = sp.udp ? sum_words_except(pkt, sp.ip_len, sp.hdr_len, {4, kUdpChecksumOffset})
+                  : sum_words_except(pkt, sp.ip_len, sp.hdr_len, {4, 6, 12, kTcpChecksumOffset});
+    return s;
+}
+
 // Writes segment i of the super-packet to d; returns its length.
 std::size_t write_segment(const SuperPacket& sp, uint16_t gso_size, std::span<const uint8_t> pkt,
-                          std::size_t i, uint64_t address_sum, uint32_t ipv4_sum, uint8_t* d) {
+                          std::size_t i, const SharedSums& sums, uint8_t* d) {
     const uint8_t* src = pkt.data();
     const std::size_t offset = i * gso_size;
     const std::size_t len = std::min<std::size_t>(gso_size, sp.payload_len - offset);
     const std::size_t size = sp.hdr_len + len;
+    const uint8_t* payload = src + sp.hdr_len + offset;
     std::memcpy(d, src, sp.hdr_len);
-    std::memcpy(d + sp.hdr_len, src + sp.hdr_len + offset, len);
+    std::memcpy(d + sp.hdr_len, payload, len);
 
     if (sp.v4) {
         const auto id = static_cast<uint16_t>(get_be16(&src[4]) + i);
         put_be16(&d[2], size);
         put_be16(&d[4], id);
-        uint32_t sum = ipv4_sum + static_cast<uint16_t>(size) + id;
-        sum = (sum & 0xffffu) + (sum >> 16);
-        sum = (sum & 0xffffu) + (sum >> 16);
-        put_be16(&d[10], static_cast<uint16_t>(~sum));
+        put_be16(&d[10], checksum_finish(sums.ipv4 + static_cast<uint16_t>(size) + id));
     } else {
         put_be16(&d[4], size - kIpv6HeaderBytes);
     }
 
     const std::size_t l4_total = size - sp.ip_len;
     uint8_t* l4 = d + sp.ip_len;
+    // The pseudo-header, the fixed header words and the payload (it starts at an even offset:
+    // both headers are whole 32-bit words, so its words line up with the segment's).
+    uint64_t sum = checksum_add(
+        sums.address + (sp.udp ? kProtoUdp : kProtoTcp) + l4_total + sums.l4, {payload, len});
     if (sp.udp) {
         // RFC 768: each datagram its own length and full checksum (__udp_gso_segment()), and a
         // sum of 0 sent as 0xffff.
         put_be16(&l4[4], l4_total);
-        l4[kUdpChecksumOffset] = l4[kUdpChecksumOffset + 1] = 0;
-        uint64_t sum = checksum_add16(address_sum + kProtoUdp, static_cast<uint16_t>(l4_total));
-        const uint16_t csum = checksum_finish(checksum_add(sum, {l4, l4_total}));
+        const uint16_t csum = checksum_finish(sum + l4_total);
         put_be16(&l4[kUdpChecksumOffset], csum == 0 ? 0xffff : csum);
         return size;
     }
     // RFC 9293 §3.1; the flags as tcp_gso_segment() leaves them.
-    put_be32(&l4[4], static_cast<uint32_t>(get_be32(&src[sp.ip_len + 4]) + offset));
-    uint8_t flags = l4[13];
+    const uint8_t* tcp = src + sp.ip_len;
+    const auto seq = static_cast<uint32_t>(get_be32(&tcp[4]) + offset);
+    uint8_t flags = tcp[13];
     if (i + 1 < sp.segments) flags = static_cast<uint8_t>(flags & ~(kTcpFin | kTcpPsh));
     if (i > 0) flags = static_cast<uint8_t>(flags & ~kTcpCwr);
+    put_be32(&l4[4], seq);
     l4[13] = flags;
-    l4[kTcpChecksumOffset] = l4[kTcpChecksumOffset + 1] = 0;
-    uint64_t sum = checksum_add16(address_sum + kProtoTcp, static_cast<uint16_t>(l4_total));
-    sum = checksum_add(sum, {l4, l4_total});
+    sum += (seq >> 16) + (seq & 0xffffu) + (uint32_t{tcp[12]} << 8 | flags);
     put_be16(&l4[kTcpChecksumOffset], checksum_finish(sum));
     return size;
 }
@@ -199,12 +219,10 @@ SplitResult gso_split(const VnetHeader& h, std::span<const uint8_t> pkt,
     if (first >= sp.segments) return {SplitStatus::ok, 0};
     const std::size_t count = std::min(out.size(), sp.segments - first);
     // Addresses: IPv4 bytes 12..20, IPv6 bytes 8..40 (RFC 9293 §3.1, RFC 8200 §8.1).
-    const uint64_t address_sum =
-        sp.v4 ? checksum_add(0, pkt.subspan(12, 8)) : checksum_add(0, pkt.subspan(8, 32));
-    const uint32_t ipv4_sum = sp.v4 ? ipv4_fixed_sum(pkt, sp.ip_len) : 0;
+    const SharedSums sums = shared_sums(sp, pkt);
     for (std::size_t i = 0; i < count; ++i) {
-        const std::size_t size = write_segment(sp, h.gso_size, pkt, first + i, address_sum,
-                                               ipv4_sum, out[i]->reset().data());
+        const std::size_t size =
+            write_segment(sp, h.gso_size, pkt, first + i, sums, out[i]->reset().data());
         out[i]->set_size(size);
     }
     return {SplitStatus::ok, count};
