@@ -33,6 +33,8 @@ class DataplaneStatus {
         return has_tunnel_;
     }
 
+    // The next eight each have one writer, the outbound or the inbound lane (add_owned); drops
+    // come from both.
     Counter packets_out;  // clear packets read from the TUN device (TCP segments one by one)
     Counter packets_in;   // clear packets written to the TUN device (TCP segments one by one)
     Counter esp_out;      // protected packets sent

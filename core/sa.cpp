@@ -36,8 +36,10 @@ void SaCounters::count_drop(DropReason r, uint64_t n) {
 }
 
 void SaCounters::mark_used(int64_t now_ns) {
+    // Read first: a compare-exchange is a locked instruction even when it fails.
     int64_t expected = 0;
-    first_use_ns.compare_exchange_strong(expected, now_ns, std::memory_order_relaxed);
+    if (first_use_ns.load(std::memory_order_relaxed) == 0)
+        first_use_ns.compare_exchange_strong(expected, now_ns, std::memory_order_relaxed);
     last_use_ns.store(now_ns, std::memory_order_relaxed);
 }
 

@@ -27,8 +27,8 @@ struct Eroute {
     Prefix src;
     Prefix dst;
     Said said;
-    std::shared_ptr<Counter>
-        packets;  // the leading count column of ipsec_eroute; shared across snapshots
+    std::shared_ptr<Counter> packets;  // the leading count column of ipsec_eroute; shared across
+                                       // snapshots; written by the outbound lane only
 };
 
 // spigrp: up to four SAs, inner to outer (e.g. tun, comp, esp, ah).

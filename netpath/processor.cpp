@@ -255,7 +255,7 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
         memo.serial = 0;
         const Eroute* route = snap.route(ip->src, ip->dst);
         if (!route) return drop(DropReason::no_eroute);
-        route->packets->add();
+        route->packets->add_owned();
         const Sa* head = snap.find(route->said);
         if (!head) return drop(DropReason::no_sa);
         Chain chain;
@@ -271,7 +271,7 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
         }
         memo = RouteMemo{snap.serial(), ip->src, ip->dst, route, chain};
     } else {
-        memo.route->packets->add();
+        memo.route->packets->add_owned();
     }
     const Chain& chain = memo.chain;
 
@@ -319,8 +319,8 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
     }
     pkt.clear_len = clear_len;
     count_use(chain, clear_len, now_ns);
-    status_.packets_out.add();
-    status_.esp_out.add();
+    status_.packets_out.add_owned();
+    status_.esp_out.add_owned();
     return kOk;
 }
 
@@ -333,7 +333,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     auto ip = parse_ip(pkt.bytes(), &fragment);
     if (!ip) return drop(fragment ? DropReason::unsupported : DropReason::malformed);
     pkt.set_size(ip->total_len);
-    status_.esp_in.add();
+    status_.esp_in.add_owned();
 
     // The SA named by the IPsec header after the IP header (AH and IPCOMP may follow IPv6
     // extension headers; ESP is only taken right after the fixed header, where esp_in reads it).
@@ -456,7 +456,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     }
     pkt.clear_len = pkt.size();
     count_use(chain, pkt.size(), now_ns);
-    status_.packets_in.add();
+    status_.packets_in.add_owned();
     return kOk;
 }
 

@@ -66,9 +66,10 @@ class FdTun final : public TunDevice {
             uint8_t* at = area.data() - kVnetHeaderBytes;
             const ssize_t got = ::read(fd_.get(), at, area.size() + kVnetHeaderBytes);
             if (got <= 0) break;
-            status_.tun_read_frames.add();
+            status_.tun_read_frames.add_owned();
             const auto frame = static_cast<std::size_t>(got);
-            status_.tun_read_bytes.add(frame > kVnetHeaderBytes ? frame - kVnetHeaderBytes : 0);
+            status_.tun_read_bytes.add_owned(frame > kVnetHeaderBytes ? frame - kVnetHeaderBytes
+                                                                      : 0);
             if (frame <= kVnetHeaderBytes) {
                 status_.count_drop(DropReason::malformed);
                 continue;
@@ -117,8 +118,8 @@ class FdTun final : public TunDevice {
                               std::span<uint8_t, kVnetHeaderBytes>(p.data(), kVnetHeaderBytes));
             if (::write(fd_.get(), p.data(), p.size()) == static_cast<ssize_t>(p.size())) {
                 ++n;
-                status_.tun_write_frames.add();
-                status_.tun_write_bytes.add(p.size() - kVnetHeaderBytes);
+                status_.tun_write_frames.add_owned();
+                status_.tun_write_bytes.add_owned(p.size() - kVnetHeaderBytes);
             }
             p.pull_front(kVnetHeaderBytes);
         }
@@ -144,8 +145,8 @@ class FdTun final : public TunDevice {
             const ssize_t got = ::read(fd_.get(), area.data(), area.size());
             if (got <= 0) break;
             p->set_size(static_cast<std::size_t>(got));
-            status_.tun_read_frames.add();
-            status_.tun_read_bytes.add(p->size());
+            status_.tun_read_frames.add_owned();
+            status_.tun_read_bytes.add_owned(p->size());
             ++n;
         }
         return n;
@@ -156,8 +157,8 @@ class FdTun final : public TunDevice {
         for (Packet* p : packets) {
             if (::write(fd_.get(), p->data(), p->size()) == static_cast<ssize_t>(p->size())) {
                 ++n;
-                status_.tun_write_frames.add();
-                status_.tun_write_bytes.add(p->size());
+                status_.tun_write_frames.add_owned();
+                status_.tun_write_bytes.add_owned(p->size());
             }
         }
         return n;
