@@ -206,7 +206,8 @@ std::optional<uint8_t> next_protocol(std::span<const uint8_t> pkt) {
     return f.slot.next_header;
 }
 
-Outcome tun_in(const Sa& sa, const SadbSnapshot& snap, Packet& pkt, const IpView& outer) {
+// policy: the tun SA's inbound policy (eroute --addin), if it has one.
+Outcome tun_in(const Sa& sa, const InboundPolicy* policy, Packet& pkt, const IpView& outer) {
     const SaConfig& cfg = sa.config();
     if (outer.dst != sa.said().dst || (!cfg.src.is_unspecified() && outer.src != cfg.src)) {
         return {false, DropReason::tunnel_mismatch};
@@ -216,7 +217,7 @@ Outcome tun_in(const Sa& sa, const SadbSnapshot& snap, Packet& pkt, const IpView
     if (!inner) return {false, DropReason::malformed};
     if ((outer.protocol == kProtoIpip) != inner->src.is_v4()) return {false, DropReason::malformed};
     pkt.set_size(inner->total_len);
-    if (const InboundPolicy* policy = snap.policy_of(sa.said())) {
+    if (policy) {
         if (!policy->src.contains(inner->src) || !policy->dst.contains(inner->dst)) {
             return {false, DropReason::policy_mismatch};
         }
@@ -386,7 +387,11 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         } else {
             chain.sa[chain.size++] = found;
         }
-        memo = SaMemo{snap.serial(), *said, found, chain, first};
+        memo = SaMemo{snap.serial(), *said, found, chain, first, {}};
+        for (std::size_t i = 0; i < chain.size; ++i) {
+            if (chain.sa[i]->said().proto == SaProto::tun)
+                memo.policy[i] = snap.policy_of(chain.sa[i]->said());
+        }
     }
     const Sa* const sa = memo.sa;
     const Chain& chain = memo.chain;
@@ -437,7 +442,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
                 r = esp_in(m, *st, pkt, *ip);
                 break;
             case SaProto::tun:
-                r = tun_in(m, snap, pkt, *ip);
+                r = tun_in(m, memo.policy[i], pkt, *ip);
                 break;
             case SaProto::ah:
                 r = ah_in(m, *st, pkt);

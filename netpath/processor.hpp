@@ -59,6 +59,7 @@ class Processor {
         const Sa* sa = nullptr;
         Chain chain;            // outer to inner: every member of the group
         std::size_t first = 0;  // the member the packet's outer IPsec header names
+        std::array<const InboundPolicy*, SaGroup::kMaxSize> policy{};  // of each tun member
     };
 
     Outcome drop(DropReason r, const Sa* sa = nullptr);

@@ -235,6 +235,15 @@ TEST_CASE("the remembered eroute and SA follow every change of the SADB", "[proc
     ipsecfs::testing::apply_or_throw(left, {"eroute", "--add", "--src", "198.51.100.0/24", "--dst",
                                             "203.0.113.0/24", "--said", "tun.10001@192.0.2.2"});
     REQUIRE(send().ok);
+    // A narrower inbound policy of the remembered tun SA applies to the next packet.
+    ipsecfs::testing::apply_or_throw(
+        right, {"eroute", "--replacein", "--src", "198.51.100.0/25", "--dst", "203.0.113.128/25",
+                "--said", "tun.10001@192.0.2.2"});
+    CHECK(send().reason == DropReason::policy_mismatch);
+    ipsecfs::testing::apply_or_throw(
+        right, {"eroute", "--replacein", "--src", "198.51.100.0/24", "--dst", "203.0.113.0/24",
+                "--said", "tun.10001@192.0.2.2"});
+    REQUIRE(send().ok);
     ipsecfs::testing::apply_or_throw(right, {"spi", "--said", "esp.1000@192.0.2.2", "--del"});
     CHECK(send().reason == DropReason::no_sa);
 
