@@ -11,7 +11,8 @@ namespace ipsecfs {
 enum class DropReason : uint8_t {
     malformed,          // not a parsable IP/ESP/AH/IPCOMP packet, or truncated
     no_eroute,          // outbound packet matched no eroute
-    no_sa,              // inbound SPI/protocol/destination matched no SA, or eroute's SA is gone
+    no_sa,              // inbound SPI/protocol/destination matched no inbound SA; the eroute's SA
+                        // is gone or is inbound
     group_incomplete,   // SA group broken (member deleted) or packet less protected than required
     replay,             // sequence number already received (counted in ooo_errs)
     out_of_window,      // sequence number left of the replay window (counted in ooo_errs)

@@ -228,8 +228,8 @@ Outcome tun_in(const Sa& sa, const InboundPolicy* policy, Packet& pkt, const IpV
 void count_use(const Chain& chain, std::size_t clear_len, int64_t now_ns) {
     for (std::size_t i = 0; i < chain.size; ++i) {
         SaCounters& k = chain.sa[i]->counters();
-        k.bytes.add(clear_len);
-        k.packets.add(1);
+        k.bytes.add_owned(clear_len);
+        k.packets.add_owned(1);
         k.mark_used(now_ns);
         life_settle(*chain.sa[i], now_ns);
     }
@@ -259,6 +259,10 @@ Outcome Processor::outbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_n
         route->packets->add_owned();
         const Sa* head = snap.find(route->said);
         if (!head) return drop(DropReason::no_sa);
+        // An eroute may name an inbound SA (eroute --add does not ask); nothing leaves through
+        // one, as nothing arrives through an outbound one. So each SA is used by one lane only,
+        // the one that writes its counters.
+        if (head->config().dir != Direction::out) return drop(DropReason::no_sa, head);
         Chain chain;
         if (const SaGroup* group = snap.group_of(route->said)) {
             if (!group->complete()) return drop(DropReason::group_incomplete, head);
@@ -338,31 +342,42 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
 
     // The SA named by the IPsec header after the IP header (AH and IPCOMP may follow IPv6
     // extension headers; ESP is only taken right after the fixed header, where esp_in reads it).
-    const auto said_of = [&](const IpView& v) -> std::optional<Said> {
+    // Fills `out` field by field: a Said built and returned whole was read back across the
+    // smaller stores that made it (see parse_ip).
+    const auto said_of = [&](const IpView& v, Said& out) -> bool {
         const SlotFound f = find_ipsec_slot(pkt.bytes(), false);
-        if (f.status != SlotStatus::ok) return std::nullopt;
+        if (f.status != SlotStatus::ok) return false;
         const std::span<const uint8_t> body = pkt.bytes().subspan(f.slot.offset);
         switch (f.slot.next_header) {
             case kProtoEsp:
-                if (f.slot.offset != v.header_len || body.size() < 4) return std::nullopt;
-                return Said{SaProto::esp, get_be32(body.data()), v.dst};
+                if (f.slot.offset != v.header_len || body.size() < 4) return false;
+                out.proto = SaProto::esp;
+                out.spi = get_be32(body.data());
+                break;
             case kProtoAh: {
                 const AhParsed ah = parse_ah(pkt.bytes());
-                if (ah.status != AhStatus::ok) return std::nullopt;
-                return Said{SaProto::ah, ah.ah.spi, v.dst};
+                if (ah.status != AhStatus::ok) return false;
+                out.proto = SaProto::ah;
+                out.spi = ah.ah.spi;
+                break;
             }
             case kProtoIpcomp:
-                if (body.size() < kIpcompHeaderBytes) return std::nullopt;
-                return Said{SaProto::comp, static_cast<uint32_t>(body[2] << 8 | body[3]), v.dst};
+                if (body.size() < kIpcompHeaderBytes) return false;
+                out.proto = SaProto::comp;
+                out.spi = static_cast<uint32_t>(body[2] << 8 | body[3]);
+                break;
             default:
-                return std::nullopt;
+                return false;
         }
+        out.dst = v.dst;
+        return true;
     };
     if (find_ipsec_slot(pkt.bytes(), false).status == SlotStatus::unsupported) {
         return drop(DropReason::unsupported);  // IPv6 fragments, like IPv4 ones
     }
-    const auto said = said_of(*ip);
-    if (!said) return drop(DropReason::malformed);
+    Said outer_said;
+    if (!said_of(*ip, outer_said)) return drop(DropReason::malformed);
+    const Said* const said = &outer_said;
     SaMemo& memo = sa_memo_;
     if (memo.serial == 0 || memo.serial != snap.serial() || memo.said != *said) {
         memo.serial = 0;
@@ -432,8 +447,9 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
                 return drop(DropReason::group_incomplete, &m);
             }
             if (m.said().proto != SaProto::tun) {
-                const auto inner = said_of(*ip);
-                if (!inner || *inner != m.said()) return drop(DropReason::group_incomplete, &m);
+                Said inner;
+                if (!said_of(*ip, inner) || inner != m.said())
+                    return drop(DropReason::group_incomplete, &m);
             }
         }
         Outcome r;

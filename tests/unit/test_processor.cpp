@@ -258,6 +258,28 @@ TEST_CASE("the remembered eroute and SA follow every change of the SADB", "[proc
     CHECK(fresh.left.outbound(*ls, *p, 1).ok);
 }
 
+TEST_CASE("an eroute naming an inbound SA sends nothing", "[processor]") {
+    Rig rig(TunnelSpec{});
+    auto& left = *rig.gw.left.sadb;
+    std::string inbound_tun;
+    for (const auto& [said, sa] : left.snapshot()->sas()) {
+        if (said.proto == SaProto::tun && sa->config().dir == Direction::in)
+            inbound_tun = said.str();
+    }
+    REQUIRE_FALSE(inbound_tun.empty());
+    ipsecfs::testing::apply_or_throw(left, {"eroute", "--replace", "--src", "198.51.100.0/24",
+                                            "--dst", "203.0.113.0/24", "--said", inbound_tun});
+    auto p = std::make_unique<Packet>();
+    make_udp(*p, "198.51.100.10", "203.0.113.20", 10, 1);
+    auto ls = left.snapshot();
+    CHECK(rig.left.outbound(*ls, *p, 1).reason == DropReason::no_sa);
+    CHECK(sa_at(left, inbound_tun).counters().packets.get() == 0);
+    CHECK(sa_at(left, inbound_tun)
+              .counters()
+              .drops[static_cast<std::size_t>(DropReason::no_sa)]
+              .get() == 1);
+}
+
 TEST_CASE("ESN carries past 2^32 and the sender never wraps without it", "[processor]") {
     TunnelSpec spec;
     spec.esn = true;
