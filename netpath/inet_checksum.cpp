@@ -10,7 +10,8 @@ namespace {
 // (§2(D), deferred carries), and one's complement addition commutes with byte swapping (§2(B)),
 // so the folded sum is swapped once. A loop without carries is one the compiler vectorizes
 // (measured on 1,448 B: 15.6 GB/s with 64-bit words and carry tests, 28 GB/s like this with SSE2,
-// 52 GB/s with AVX2).
+// 52 GB/s with AVX2; in a later tight loop on a Zen core, 30-34 GB/s with AVX2 and 49 GB/s with
+// AVX-512).
 [[gnu::always_inline]] inline uint64_t sum_words(const uint8_t* p, std::size_t n) {
     uint64_t acc = 0;
     for (; n >= 4; p += 4, n -= 4) {
@@ -31,12 +32,20 @@ uint64_t sum_words_default(const uint8_t* p, std::size_t n) {
 [[gnu::target("avx2")]] uint64_t sum_words_avx2(const uint8_t* p, std::size_t n) {
     return sum_words(p, n);
 }
+// GCC vectorizes for 256 bits on AVX-512 unless told to use all 512 (1,448 B: 49 GB/s against
+// 30-34 with AVX2 on the same Zen core).
+[[gnu::target("avx512f,avx512bw,prefer-vector-width=512")]] uint64_t sum_words_avx512(
+    const uint8_t* p, std::size_t n) {
+    return sum_words(p, n);
+}
 #endif
 
 using SumWords = uint64_t (*)(const uint8_t*, std::size_t);
 
 SumWords pick_sum_words() {
 #if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        return sum_words_avx512;
     if (__builtin_cpu_supports("avx2")) return sum_words_avx2;
 #endif
     return sum_words_default;

@@ -11,8 +11,8 @@
 namespace ipsecfs::netpath {
 
 // Adds bytes to an unfolded sum. An odd length pads with a zero byte, so only the last part of a
-// checksummed range may be odd. Defined in inet_checksum.cpp, where it runs on AVX2 if the CPU
-// has it: it is one pass over every payload byte the tunnel carries (GSO split, GRO check).
+// checksummed range may be odd. Defined in inet_checksum.cpp, where it runs on AVX-512 or AVX2 if
+// the CPU has it: it is one pass over every payload byte the tunnel carries (GSO split, GRO check).
 uint64_t checksum_add(uint64_t sum, std::span<const uint8_t> bytes);
 // The same on the baseline instruction set whatever the CPU has, for the tests to compare.
 uint64_t checksum_add_baseline(uint64_t sum, std::span<const uint8_t> bytes);
