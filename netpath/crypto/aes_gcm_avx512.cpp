@@ -159,14 +159,83 @@ IPSECFS_AVX512_GCM __m128i ctr(const uint8_t* state, __m128i j0, uint8_t* p, std
     return lane0(first);
 }
 
+// Adds x·h, unreduced, to (hi:lo).
+IPSECFS_AVX512_GCM inline void multiply_add(__m128i& lo, __m128i& hi, __m128i x, __m128i h) {
+    const __m128i mid =
+        _mm_xor_si128(_mm_clmulepi64_si128(x, h, 0x01), _mm_clmulepi64_si128(x, h, 0x10));
+    lo = _mm_ternarylogic_epi64(lo, _mm_clmulepi64_si128(x, h, 0x00), _mm_slli_si128(mid, 8), 0x96);
+    hi = _mm_ternarylogic_epi64(hi, _mm_clmulepi64_si128(x, h, 0x11), _mm_srli_si128(mid, 8), 0x96);
+}
+
 // S = GHASH_H(A || 0^v || C || 0^u || [len(A)]64 || [len(C)]64) (§7.1 step 5), reflected.
+//
+// With an AAD of one block at most (ESP's 8 or 12 bytes) the three parts are one sequence of
+// blocks for Horner's rule: A, C's blocks, then the lengths block L, in chunks of up to 64 blocks
+// summed unreduced (block i of a chunk of m multiplies H^(m-i)). A joins the first chunk and L
+// the last, so a packet of up to 62 blocks costs one reduction and a 1,400-byte one two, instead
+// of one for each part and each 64 blocks of C: the reductions are chains of dependent
+// instructions, and a packet's fixed cost. L is made in registers: loaded from a block just
+// stored on the stack, it waited for those stores to reach the cache.
 IPSECFS_AVX512_GCM __m128i tag_hash(const uint8_t* state, std::span<const uint8_t> aad,
                                     std::span<const uint8_t> ciphertext) {
     const uint8_t* powers = state + kPowersOffset;
-    __m128i y = ghash(powers, _mm_setzero_si128(), aad.data(), aad.size());
-    y = ghash(powers, y, ciphertext.data(), ciphertext.size());
-    const std::array<uint8_t, 16> lengths = lengths_block(aad.size(), ciphertext.size());
-    return ghash(powers, y, lengths.data(), lengths.size());
+    if (aad.size() > 16) {
+        __m128i y = ghash(powers, _mm_setzero_si128(), aad.data(), aad.size());
+        y = ghash(powers, y, ciphertext.data(), ciphertext.size());
+        const std::array<uint8_t, 16> lengths = lengths_block(aad.size(), ciphertext.size());
+        return ghash(powers, y, lengths.data(), lengths.size());
+    }
+    const auto power = [powers](std::size_t k) {  // H^k, 1 <= k <= 64
+        return _mm_loadu_si128(reinterpret_cast<const __m128i*>(powers + (kPowers - k) * 16));
+    };
+    const __m512i reverse = byte_reverse_mask();
+    const std::size_t a_blocks = aad.empty() ? 0 : 1;
+    // L byte-reversed: len(C) in bits in the low quadword, len(A) in the high one.
+    const __m128i lengths = _mm_set_epi64x(static_cast<long long>(aad.size() * 8),
+                                           static_cast<long long>(ciphertext.size() * 8));
+    const uint8_t* p = ciphertext.data();
+    std::size_t n = ciphertext.size();
+    std::size_t c_blocks = (n + 15) / 16;  // left to hash
+    __m128i y = _mm_setzero_si128();
+    for (bool first = true;; first = false) {
+        const std::size_t room = kPowers - (first ? a_blocks : 0);
+        const std::size_t take_blocks = std::min(c_blocks, room);
+        const bool with_lengths = take_blocks == c_blocks && take_blocks < room;
+        const std::size_t take = std::min(n, take_blocks * 16);
+        // C's blocks and L multiply H^blocks .. H^1; A, in the first chunk, H^(blocks + 1).
+        const std::size_t blocks = take_blocks + (with_lengths ? 1 : 0);
+        const uint8_t* h = powers + (kPowers - blocks) * 16;
+        __m512i lo = _mm512_setzero_si512();
+        __m512i mid = _mm512_setzero_si512();
+        __m512i hi = _mm512_setzero_si512();
+        for (std::size_t off = 0; off < take; off += 64) {
+            __m512i x = _mm512_shuffle_epi8(
+                _mm512_maskz_loadu_epi8(first_bytes(take - off), p + off), reverse);
+            if (off == 0) x = _mm512_xor_si512(x, _mm512_zextsi128_si512(y));
+            const __m512i hp = _mm512_loadu_si512(h + off);
+            lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, hp, 0x00));
+            hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, hp, 0x11));
+            mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x, hp, 0x01),
+                                            _mm512_clmulepi64_epi128(x, hp, 0x10), 0x96);
+        }
+        __m128i lo128 = xor_lanes(_mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8)));
+        __m128i hi128 = xor_lanes(_mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8)));
+        if (first && a_blocks != 0) {
+            const __mmask16 m = static_cast<__mmask16>((1u << aad.size()) - 1);
+            const __m128i a =
+                _mm_shuffle_epi8(_mm_maskz_loadu_epi8(m, aad.data()), byte_reverse_mask128());
+            multiply_add(lo128, hi128, a, power(blocks + 1));
+        }
+        if (with_lengths) {
+            // Y goes into the chunk's first block: L's own when no block of C is left for it.
+            multiply_add(lo128, hi128, take == 0 ? _mm_xor_si128(lengths, y) : lengths, power(1));
+        }
+        y = reduce(lo128, hi128);
+        if (with_lengths) return y;
+        p += take;
+        n -= take;
+        c_blocks -= take_blocks;
+    }
 }
 
 IPSECFS_AVX512_GCM __m128i crypt(const uint8_t* state, __m128i j0, std::span<uint8_t> data) {
