@@ -47,6 +47,33 @@ IPSECFS_AVX512_GCM inline __mmask64 first_bytes(std::size_t n) {
     return n >= 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
 }
 
+// A 256-bit carry-less product, or a sum of them, before reduction.
+struct Unreduced {
+    __m128i lo;
+    __m128i hi;
+};
+
+// The sum of (Y ^ X_0)·h[0] ^ X_1·h[1] ^ … over the `take` bytes at p (at most 64 blocks, the last
+// zero-padded), four blocks a time, unreduced: h[i] is the 16-byte power block i multiplies.
+IPSECFS_AVX512_GCM inline Unreduced ghash_chunk(const uint8_t* h, __m128i y, const uint8_t* p,
+                                                std::size_t take, __m512i reverse) {
+    __m512i lo = _mm512_setzero_si512();
+    __m512i mid = _mm512_setzero_si512();
+    __m512i hi = _mm512_setzero_si512();
+    for (std::size_t off = 0; off < take; off += 64) {
+        __m512i x =
+            _mm512_shuffle_epi8(_mm512_maskz_loadu_epi8(first_bytes(take - off), p + off), reverse);
+        if (off == 0) x = _mm512_xor_si512(x, _mm512_zextsi128_si512(y));
+        const __m512i hp = _mm512_loadu_si512(h + off);
+        lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, hp, 0x00));
+        hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, hp, 0x11));
+        mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x, hp, 0x01),
+                                        _mm512_clmulepi64_epi128(x, hp, 0x10), 0x96);
+    }
+    return {xor_lanes(_mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8))),
+            xor_lanes(_mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8)))};
+}
+
 // Y ← GHASH_H(Y, bytes), the bytes zero-padded to whole blocks. Horner's rule 64 blocks at a time:
 // for a run of n blocks X_0..X_{n-1}, Y' = (Y ^ X_0)·H^n ^ X_1·H^(n-1) ^ … ^ X_{n-1}·H, summed
 // unreduced and reduced once, so a 1,400-byte packet costs two reductions (each a chain of
@@ -58,23 +85,8 @@ IPSECFS_AVX512_GCM __m128i ghash(const uint8_t* powers, __m128i y, const uint8_t
     while (n > 0) {
         const std::size_t take = std::min(n, kGhashChunkBytes);
         const std::size_t blocks = (take + 15) / 16;
-        const uint8_t* h = powers + (kPowers - blocks) * 16;
-        __m512i lo = _mm512_setzero_si512();
-        __m512i mid = _mm512_setzero_si512();
-        __m512i hi = _mm512_setzero_si512();
-        for (std::size_t off = 0; off < take; off += 64) {
-            __m512i x = _mm512_shuffle_epi8(
-                _mm512_maskz_loadu_epi8(first_bytes(take - off), p + off), reverse);
-            if (off == 0) x = _mm512_xor_si512(x, _mm512_zextsi128_si512(y));
-            const __m512i hp = _mm512_loadu_si512(h + off);
-            lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, hp, 0x00));
-            hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, hp, 0x11));
-            mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x, hp, 0x01),
-                                            _mm512_clmulepi64_epi128(x, hp, 0x10), 0x96);
-        }
-        lo = _mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8));
-        hi = _mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8));
-        y = reduce(xor_lanes(lo), xor_lanes(hi));
+        const Unreduced sum = ghash_chunk(powers + (kPowers - blocks) * 16, y, p, take, reverse);
+        y = reduce(sum.lo, sum.hi);
         p += take;
         n -= take;
     }
@@ -159,12 +171,14 @@ IPSECFS_AVX512_GCM __m128i ctr(const uint8_t* state, __m128i j0, uint8_t* p, std
     return lane0(first);
 }
 
-// Adds x·h, unreduced, to (hi:lo).
-IPSECFS_AVX512_GCM inline void multiply_add(__m128i& lo, __m128i& hi, __m128i x, __m128i h) {
+// Adds x·h to sum.
+IPSECFS_AVX512_GCM inline void multiply_add(Unreduced& sum, __m128i x, __m128i h) {
     const __m128i mid =
         _mm_xor_si128(_mm_clmulepi64_si128(x, h, 0x01), _mm_clmulepi64_si128(x, h, 0x10));
-    lo = _mm_ternarylogic_epi64(lo, _mm_clmulepi64_si128(x, h, 0x00), _mm_slli_si128(mid, 8), 0x96);
-    hi = _mm_ternarylogic_epi64(hi, _mm_clmulepi64_si128(x, h, 0x11), _mm_srli_si128(mid, 8), 0x96);
+    sum.lo = _mm_ternarylogic_epi64(sum.lo, _mm_clmulepi64_si128(x, h, 0x00),
+                                    _mm_slli_si128(mid, 8), 0x96);
+    sum.hi = _mm_ternarylogic_epi64(sum.hi, _mm_clmulepi64_si128(x, h, 0x11),
+                                    _mm_srli_si128(mid, 8), 0x96);
 }
 
 // S = GHASH_H(A || 0^v || C || 0^u || [len(A)]64 || [len(C)]64) (§7.1 step 5), reflected.
@@ -204,33 +218,18 @@ IPSECFS_AVX512_GCM __m128i tag_hash(const uint8_t* state, std::span<const uint8_
         const std::size_t take = std::min(n, take_blocks * 16);
         // C's blocks and L multiply H^blocks .. H^1; A, in the first chunk, H^(blocks + 1).
         const std::size_t blocks = take_blocks + (with_lengths ? 1 : 0);
-        const uint8_t* h = powers + (kPowers - blocks) * 16;
-        __m512i lo = _mm512_setzero_si512();
-        __m512i mid = _mm512_setzero_si512();
-        __m512i hi = _mm512_setzero_si512();
-        for (std::size_t off = 0; off < take; off += 64) {
-            __m512i x = _mm512_shuffle_epi8(
-                _mm512_maskz_loadu_epi8(first_bytes(take - off), p + off), reverse);
-            if (off == 0) x = _mm512_xor_si512(x, _mm512_zextsi128_si512(y));
-            const __m512i hp = _mm512_loadu_si512(h + off);
-            lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, hp, 0x00));
-            hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, hp, 0x11));
-            mid = _mm512_ternarylogic_epi64(mid, _mm512_clmulepi64_epi128(x, hp, 0x01),
-                                            _mm512_clmulepi64_epi128(x, hp, 0x10), 0x96);
-        }
-        __m128i lo128 = xor_lanes(_mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8)));
-        __m128i hi128 = xor_lanes(_mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8)));
+        Unreduced sum = ghash_chunk(powers + (kPowers - blocks) * 16, y, p, take, reverse);
         if (first && a_blocks != 0) {
             const __mmask16 m = static_cast<__mmask16>((1u << aad.size()) - 1);
             const __m128i a =
                 _mm_shuffle_epi8(_mm_maskz_loadu_epi8(m, aad.data()), byte_reverse_mask128());
-            multiply_add(lo128, hi128, a, power(blocks + 1));
+            multiply_add(sum, a, power(blocks + 1));
         }
         if (with_lengths) {
             // Y goes into the chunk's first block: L's own when no block of C is left for it.
-            multiply_add(lo128, hi128, take == 0 ? _mm_xor_si128(lengths, y) : lengths, power(1));
+            multiply_add(sum, take == 0 ? _mm_xor_si128(lengths, y) : lengths, power(1));
         }
-        y = reduce(lo128, hi128);
+        y = reduce(sum.lo, sum.hi);
         if (with_lengths) return y;
         p += take;
         n -= take;
