@@ -375,17 +375,16 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
     if (find_ipsec_slot(pkt.bytes(), false).status == SlotStatus::unsupported) {
         return drop(DropReason::unsupported);  // IPv6 fragments, like IPv4 ones
     }
-    Said outer_said;
-    if (!said_of(*ip, outer_said)) return drop(DropReason::malformed);
-    const Said* const said = &outer_said;
+    Said said;
+    if (!said_of(*ip, said)) return drop(DropReason::malformed);
     SaMemo& memo = sa_memo_;
-    if (memo.serial == 0 || memo.serial != snap.serial() || memo.said != *said) {
+    if (memo.serial == 0 || memo.serial != snap.serial() || memo.said != said) {
         memo.serial = 0;
-        const Sa* found = snap.find(*said);
+        const Sa* found = snap.find(said);
         if (!found || found->config().dir != Direction::in) return drop(DropReason::no_sa);
         Chain chain;
         std::size_t first = 0;
-        if (const SaGroup* group = snap.group_of(*said)) {
+        if (const SaGroup* group = snap.group_of(said)) {
             if (!group->complete()) return drop(DropReason::group_incomplete, found);
             for (std::size_t i = group->members.size(); i-- > 0;) {
                 chain.sa[chain.size++] = group->members[i].get();
@@ -393,7 +392,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
             // A packet must arrive wrapped in the group's outermost SA; anything less is
             // refused. Only IPCOMP layers may be missing: a datagram that does not shrink is
             // sent without one (RFC 3173 §2.2).
-            while (chain.sa[first]->said() != *said) {
+            while (chain.sa[first]->said() != said) {
                 if (chain.sa[first]->said().proto != SaProto::comp) {
                     return drop(DropReason::group_incomplete, found);
                 }
@@ -402,7 +401,7 @@ Outcome Processor::inbound(const SadbSnapshot& snap, Packet& pkt, int64_t now_ns
         } else {
             chain.sa[chain.size++] = found;
         }
-        memo = SaMemo{snap.serial(), *said, found, chain, first, {}};
+        memo = SaMemo{snap.serial(), said, found, chain, first, {}};
         for (std::size_t i = 0; i < chain.size; ++i) {
             if (chain.sa[i]->said().proto == SaProto::tun)
                 memo.policy[i] = snap.policy_of(chain.sa[i]->said());
