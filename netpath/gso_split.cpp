@@ -218,7 +218,6 @@ SplitResult gso_split(const VnetHeader& h, std::span<const uint8_t> pkt,
     if (sp.status != SplitStatus::ok) return {sp.status, 0};
     if (first >= sp.segments) return {SplitStatus::ok, 0};
     const std::size_t count = std::min(out.size(), sp.segments - first);
-    // Addresses: IPv4 bytes 12..20, IPv6 bytes 8..40 (RFC 9293 §3.1, RFC 8200 §8.1).
     const SharedSums sums = shared_sums(sp, pkt);
     for (std::size_t i = 0; i < count; ++i) {
         const std::size_t size =

@@ -1,5 +1,6 @@
 #include "netpath/ip_header.hpp"
 #include "netpath/byte_order.hpp"
+#include "netpath/inet_checksum.hpp"
 
 #include <bit>
 #include <cstdint>
@@ -121,11 +122,9 @@ void set_protocol_and_length(std::span<uint8_t> pkt, Family family, uint8_t prot
         sum += new_len;
         sum += static_cast<uint16_t>(~old_word);
         sum += new_word;
-        sum = (sum & 0xffffu) + (sum >> 16);
-        sum = (sum & 0xffffu) + (sum >> 16);
         pkt[9] = protocol;
         put_be16(&pkt[2], total_len);
-        put_be16(&pkt[10], static_cast<uint16_t>(~sum));
+        put_be16(&pkt[10], checksum_finish(sum));
     } else {
         pkt[6] = protocol;
         put_be16(&pkt[4], total_len - kIpv6HeaderBytes);
@@ -165,9 +164,7 @@ std::size_t write_ip_header(uint8_t* out, const IpAddress& src, const IpAddress&
         uint32_t sum = (0x45u << 8 | tos) + total + id + (64u << 8 | protocol);
         for (const IpAddress* a : {&src, &dst})
             sum += get_be16(a->data()) + get_be16(a->data() + 2);
-        sum = (sum & 0xffffu) + (sum >> 16);
-        sum = (sum & 0xffffu) + (sum >> 16);
-        put_be16(&out[10], static_cast<uint16_t>(~sum));
+        put_be16(&out[10], checksum_finish(sum));
         return kIpv4HeaderBytes;
     }
     std::memset(out, 0, kIpv6HeaderBytes);
